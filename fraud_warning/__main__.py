@@ -1,0 +1,3 @@
+from fraud_warning.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,193 @@
+"""The `fraud-warning` command line.
+
+Exit codes: 0 success, 1 a check failed, 2 bad usage or unreadable input (with a
+one-line reason on stderr). Every flag also reads an `FW_*` environment variable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from fraud_warning import __version__
+from fraud_warning.settings import RefPaths, default_dir, env
+
+
+class UsageError(Exception):
+    """Bad arguments or unreadable input: exit 2 with this one-line reason."""
+
+
+class CheckFailed(Exception):
+    """A check the user asked for failed: exit 1."""
+
+
+def _path(value: str | None) -> Path | None:
+    return Path(value) if value else None
+
+
+def add_ref_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("reference data (shared by every runner)")
+    g.add_argument("--rules", default=env("rules"), help="rules directory [FW_RULES; ./rules]")
+    g.add_argument("--models", default=env("models"), help="models directory [FW_MODELS]")
+    g.add_argument("--cells", default=env("cells"), help="cells CSV/JSONL [FW_CELLS]")
+    g.add_argument("--units", default=env("units"), help="police units CSV/JSONL [FW_UNITS]")
+    g.add_argument(
+        "--subscribers", default=env("subscribers"), help="subscribers CSV/JSONL [FW_SUBSCRIBERS]"
+    )
+
+
+def ref_paths(args: argparse.Namespace) -> RefPaths:
+    return RefPaths(
+        rules=_path(args.rules) or default_dir("rules"),
+        models=_path(args.models),
+        cells=_path(args.cells),
+        units=_path(args.units),
+        subscribers=_path(args.subscribers),
+    )
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive: {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive: {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fraud-warning",
+        description="Telecom-fraud early-warning engine.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("score", help="score an events file (embedded, event time, deterministic)")
+    p.add_argument("events", help="events JSONL")
+    add_ref_flags(p)
+    p.add_argument("--out", default=env("out"), required=env("out") is None, help="alerts JSONL")
+    p.add_argument("--dispatch-out", default=env("dispatch_out"), help="dispatch tasks JSONL")
+    p.add_argument("--dead-letter", default=env("dead_letter"), help="dead letters [beside --out]")
+    p.add_argument("--metrics-out", default=env("metrics_out"), help="final Prometheus text")
+    p.add_argument("--batch", type=_positive_int, default=int(env("batch", "2000") or 2000))
+    p.add_argument("--quiet", action="store_true", help="no progress or summary on stderr")
+
+    p = sub.add_parser("evaluate", help="score alerts against a feed's labels")
+    p.add_argument("--alerts", required=True)
+    p.add_argument("--labels", required=True)
+    p.add_argument("--subscribers-count", type=_positive_int, help="[meta.json beside labels]")
+    p.add_argument("--days", type=_positive_float, help="[meta.json beside labels]")
+    p.add_argument("--json", action="store_true", help="one JSON object")
+
+    p = sub.add_parser("demo", help="generate a small city and show the desk's view")
+    p.add_argument("--subscribers", type=_positive_int, default=20_000)
+    p.add_argument("--hours", type=_positive_float, default=2.0)
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--cache", default=env("cache", "feeds/cache"), help="generated feeds cache")
+    p.add_argument("--rules", default=env("rules"))
+    p.add_argument("--show", type=_positive_int, default=15, help="alerts to print as they fire")
+
+    p = sub.add_parser("schema", help="print a contract's JSON Schema")
+    p.add_argument("name", choices=["events", "alert", "task"])
+
+    feed = sub.add_parser("feed", help="synthetic feeds").add_subparsers(
+        dest="feed_command", metavar="ACTION", required=True
+    )
+    p = feed.add_parser("generate", help="generate a synthetic city")
+    p.add_argument("--subscribers", type=_positive_int, required=True)
+    p.add_argument("--hours", type=_positive_float, required=True)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument(
+        "--fraud-rate",
+        type=_positive_float,
+        default=3.0,
+        help="victims per 1,000 subscribers per day",
+    )
+    p.add_argument("--start", help="RFC 3339 start [2026-03-02T00:00:00+08:00]")
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--quiet", action="store_true")
+    p = feed.add_parser("replay", help="publish a feed to Kafka (not yet)")
+    p.add_argument("dir")
+    p.add_argument("--broker")
+
+    rules = sub.add_parser("rules", help="the rule registry").add_subparsers(
+        dest="rules_command", metavar="ACTION", required=True
+    )
+    for name, text in (("validate", "load and check every rule"), ("list", "list the rules")):
+        p = rules.add_parser(name, help=text)
+        p.add_argument("dir", nargs="?", default=env("rules"))
+
+    for name, text in (
+        ("worker", "Faust worker on Kafka"),
+        ("serve", "desk API and console"),
+        ("models", "LightGBM scorers"),
+        ("outcomes", "outcome labels"),
+        ("dispatch", "dispatch reports"),
+    ):
+        p = sub.add_parser(name, help=f"{text} (not yet)")
+        p.add_argument("rest", nargs=argparse.REMAINDER)
+    return parser
+
+
+NOT_YET = {
+    "worker": "the distributed runner is not built yet (issue: distributed runner)",
+    "serve": "the desk API is not built yet (issue: dispatch service and desk API)",
+    "models": "LightGBM scorers are not built yet (issue: model registry)",
+    "outcomes": "outcome export is not built yet (issue: dispatch service)",
+    "dispatch": "dispatch reports are not built yet (issue: dispatch service)",
+}
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    from fraud_warning import commands, demo
+
+    if args.command in NOT_YET:
+        raise UsageError(NOT_YET[args.command])
+    handlers: dict[str, Callable[[argparse.Namespace], int]] = {
+        "score": commands.score,
+        "evaluate": commands.evaluate,
+        "demo": demo.demo,
+        "schema": commands.schema,
+        "feed": commands.feed,
+        "rules": commands.rules,
+    }
+    return handlers[args.command](args)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except UsageError as exc:
+        print(f"fraud-warning: {exc}", file=sys.stderr)
+        return 2
+    except CheckFailed as exc:
+        print(f"fraud-warning: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("fraud-warning: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+def print_json(obj: object) -> None:
+    print(json.dumps(obj, indent=2, ensure_ascii=False))
+
+
+__all__ = ["CheckFailed", "UsageError", "build_parser", "main"]

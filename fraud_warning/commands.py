@@ -1,0 +1,175 @@
+"""Handlers of the command line's subcommands (parsing lives in :mod:`fraud_warning.cli`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from fraud_warning.cli import CheckFailed, UsageError, print_json, ref_paths
+from fraud_warning.embedded import RunStats, run_file
+from fraud_warning.evaluate import evaluate as evaluate_alerts
+from fraud_warning.evaluate import feed_meta, load_jsonl
+from fraud_warning.progress import Progress
+from fraud_warning.registry import RegistryError, load_registry
+from fraud_warning.settings import default_dir
+from fraud_warning.sinks import JsonlSink
+from fraud_warning.wiring import LoadError, build_engine
+
+
+def _readable(path: Path, what: str) -> Path:
+    if not path.is_file():
+        raise UsageError(f"{what} not found: {path}")
+    try:
+        with path.open("rb") as fh:
+            fh.read(1)
+    except OSError as exc:
+        raise UsageError(f"cannot read {what} {path}: {exc.strerror}") from None
+    return path
+
+
+def dead_letter_path(out: Path) -> Path:
+    """Default dead-letter file: beside the output, `alerts.jsonl` → `alerts.dead-letter.jsonl`."""
+    return out.with_name(out.stem + ".dead-letter.jsonl")
+
+
+def score(args: argparse.Namespace) -> int:
+    events = _readable(Path(args.events), "events file")
+    out = Path(args.out)
+    try:
+        engine = build_engine(ref_paths(args))
+    except LoadError as exc:
+        raise UsageError(exc.first_line) from None
+    dead_path = Path(args.dead_letter) if args.dead_letter else dead_letter_path(out)
+    progress = Progress("scoring", events.stat().st_size) if not args.quiet else None
+    try:
+        with (
+            JsonlSink(out) as alerts,
+            JsonlSink(Path(args.dispatch_out) if args.dispatch_out else None) as tasks,
+            JsonlSink(dead_path) as dead,
+        ):
+            stats = run_file(
+                events,
+                engine,
+                alerts=alerts,
+                tasks=tasks,
+                dead_letters=dead,
+                batch_size=args.batch,
+                progress=progress.update if progress else None,
+            )
+    except OSError as exc:
+        raise UsageError(f"cannot write output: {exc}") from None
+    finally:
+        if progress:
+            progress.close()
+    if args.metrics_out:
+        Path(args.metrics_out).write_bytes(engine.metrics.exposition())
+    if not args.quiet:
+        print(summary_line(stats, dead_path), file=sys.stderr)
+    return 0
+
+
+def summary_line(stats: RunStats, dead_path: Path | None = None) -> str:
+    p50, p99 = stats.latency_quantiles()
+    prio = ", ".join(f"{k} {v}" for k, v in sorted(stats.by_priority.items())) or "none"
+    dead = f" ({dead_path})" if dead_path is not None and stats.dead_letters else ""
+    return (
+        f"{stats.events:,} events in {stats.seconds:.1f} s ({stats.events_per_s:,.0f}/s), "
+        f"processing latency p50 {p50 * 1000:.1f} ms p99 {p99 * 1000:.1f} ms; "
+        f"alerts: {prio}; {stats.tasks} dispatch task(s); "
+        f"{stats.dead_letters} dead letter(s){dead}"
+    )
+
+
+def evaluate(args: argparse.Namespace) -> int:
+    alerts_path = _readable(Path(args.alerts), "alerts file")
+    labels_path = _readable(Path(args.labels), "labels file")
+    try:
+        meta = feed_meta(labels_path)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    subscribers = args.subscribers_count or (meta[0] if meta else None)
+    days = args.days or (meta[1] if meta else None)
+    if subscribers is None or days is None:
+        raise UsageError("no meta.json beside the labels: give --subscribers-count and --days")
+    try:
+        result = evaluate_alerts(
+            load_jsonl(alerts_path), load_jsonl(labels_path), subscribers=subscribers, days=days
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc).splitlines()[0]) from None
+    if args.json:
+        print(json.dumps(result.to_dict(), sort_keys=True))
+    else:
+        print(result.render())
+    return 0
+
+
+def schema(args: argparse.Namespace) -> int:
+    from fraud_warning.contracts import json_schema
+
+    print_json(json_schema(args.name))
+    return 0
+
+
+def feed(args: argparse.Namespace) -> int:
+    if args.feed_command == "replay":
+        raise UsageError("feed replay is not built yet (issue: distributed runner)")
+    from fraud_warning.feed.generate import generate_feed
+
+    start = None
+    if args.start:
+        try:
+            start = datetime.fromisoformat(args.start)
+        except ValueError:
+            raise UsageError(f"--start is not an RFC 3339 time: {args.start!r}") from None
+        if start.tzinfo is None:
+            raise UsageError("--start needs a UTC offset, e.g. 2026-03-02T00:00:00+08:00")
+    progress = Progress("generating", 1.0) if not args.quiet else None
+    try:
+        summary = generate_feed(
+            Path(args.out),
+            subscribers=args.subscribers,
+            hours=args.hours,
+            seed=args.seed,
+            start=start,
+            fraud_rate=args.fraud_rate,
+            progress=progress.update if progress else None,
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    except OSError as exc:
+        raise UsageError(f"cannot write {args.out}: {exc.strerror}") from None
+    finally:
+        if progress:
+            progress.close()
+    if not args.quiet:
+        print(
+            f"wrote {summary.events:,} events, {summary.victims} victims, "
+            f"{summary.fraud_numbers} fraud numbers to {args.out} in {summary.seconds:.1f} s",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def rules(args: argparse.Namespace) -> int:
+    directory = Path(args.dir) if args.dir else default_dir("rules")
+    try:
+        registry = load_registry(directory)
+    except RegistryError as exc:
+        if args.rules_command == "validate":
+            print(str(exc), file=sys.stderr)
+            raise CheckFailed(f"{len(str(exc).splitlines())} problem(s) in {directory}") from None
+        raise UsageError(str(exc).splitlines()[0]) from None
+    if args.rules_command == "validate":
+        print(f"{len(registry)} rule(s) in {directory}: ok")
+        return 0
+    for rule in sorted(registry, key=lambda r: r.spec.id):
+        s = rule.spec
+        print(f"{rule.key:<45} {s.status:<12} {s.priority} on {s.on:<9} {s.typology:<28} {s.title}")
+    return 0
+
+
+__all__ = ["dead_letter_path", "evaluate", "feed", "rules", "schema", "score", "summary_line"]

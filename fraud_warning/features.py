@@ -1,0 +1,208 @@
+"""Features stage: named, shared values snapshotted from joined state at a trigger event.
+
+Each trigger kind (an event type seen from one viewpoint) has a fixed, ordered list of
+feature names; every rule and scorer reads the same snapshot, so a feature used by a
+hundred rules is computed once per trigger. Values are floats; flags are 0.0 / 1.0.
+Windows look back from the trigger's event time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fraud_warning.state import CALL, HOUR_S, SMS, Keyed, NumberState, PayeeState, VictimState
+
+WINDOW_2H = 2 * HOUR_S
+WINDOW_24H = 24 * HOUR_S
+NO_CONTACT_S = 86_400.0  # "seconds since" when there was no such contact
+LONG_CALL_S = 60  # a stranger's call this long is a conversation, not a ring
+LARGE_TRANSFER_CNY = 2_000.0
+RISK_CONTEXT_CALL_S = 300  # a stranger kept the subscriber this long in the last 2 h
+
+#: Features every victim-side trigger carries: the subscriber's recent contact with strangers.
+VICTIM_CONTEXT = (
+    "noncontact_call_s_2h",  # talk time, inbound calls from non-contacts, last 2 h (s)
+    "risky_call_s_2h",  # the same, calls from overseas / VoIP gateway / virtual operator (s)
+    "max_noncontact_call_s_2h",  # the longest such call (s)
+    "since_noncontact_call_s",  # since the last stranger's call >= 60 s ended (0 = on it now)
+    "caller_fanout_max_2h",  # highest distinct-callees-per-hour among those callers
+    "flagged_contact_24h",  # distinct flagged fraud numbers that reached the subscriber, 24 h
+    "url_sms_unknown_24h",  # SMS with a link from non-contact, non-service senders, 24 h
+    "sms_unknown_2h",  # SMS from non-contact, non-service senders, 2 h
+    "elderly",  # 1 when the subscriber's age band is 65+
+    "risk_context",  # 1 when any of: stranger call >= 300 s, unknown link SMS, flagged contact
+)
+
+TRANSFER = (
+    "amount_cny",
+    "payee_is_new",  # 1 when the payer never paid this account before (in retained state)
+    "new_payee_transfers_2h",  # transfers to new payees in 2 h, this one included
+    "new_payee_amount_2h",  # their amount (CNY)
+    "new_payee_transfers_24h",
+    "new_payee_amount_24h",
+    "payee_payers_24h",  # distinct payers of this payee in 24 h, before this transfer
+    "payee_risky_payers_24h",  # ... of whom had a risk context when they paid
+    "payee_large_payers_24h",  # ... of whom paid >= 2,000 CNY
+)
+
+CALL_VICTIM = (
+    "call_duration_s",
+    "caller_origin_risky",
+    "caller_fanout_1h",  # the caller's distinct callees in the last hour
+    "caller_flagged",
+)
+
+SMS_VICTIM = ("sms_has_url", "sender_flagged", "sender_fanout_1h")
+
+NUMBER = (
+    "fanout_1h",  # distinct callees in the last hour
+    "calls_1h",
+    "short_call_ratio_1h",  # share of calls under 30 s (hang-ups and rings)
+    "long_calls_1h",  # calls of 5 min or more
+    "origin_risky",
+)
+
+#: Trigger kind → ordered feature names. Kinds are "<event type>" on the victim side,
+#: "number" for the calling number's own profile.
+CATALOGUE: dict[str, tuple[str, ...]] = {
+    "transfer": VICTIM_CONTEXT + TRANSFER,
+    "call": VICTIM_CONTEXT + CALL_VICTIM,
+    "sms": VICTIM_CONTEXT + SMS_VICTIM,
+    "number": NUMBER,
+}
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """Site data the features need: numbers that are services, not strangers."""
+
+    service_prefixes: tuple[str, ...] = ("+86955", "+86106", "+86100", "+86400", "+86120")
+
+
+def victim_context(
+    victim: VictimState, ts: float, numbers: Keyed[NumberState], elderly: bool
+) -> list[float]:
+    """The VICTIM_CONTEXT values for a subscriber at event time `ts`."""
+    call_s = risky_s = max_s = 0.0
+    since = NO_CONTACT_S
+    fanout = 0.0
+    url_sms = sms_2h = 0
+    flagged: set[str] = set()
+    seen_callers: set[str] = set()
+    start_2h = ts - WINDOW_2H
+    start_24h = ts - WINDOW_24H
+    for start, number, duration, risky, kind, has_url in reversed(victim.inbound):
+        if start < start_24h:
+            break
+        if start > ts:
+            continue  # a late-arriving earlier trigger must not see later contacts
+        state = numbers.get(number)
+        if state is not None and state.flagged(ts):
+            flagged.add(number)
+        if kind == SMS:
+            if has_url:
+                url_sms += 1
+            if start >= start_2h:
+                sms_2h += 1
+            continue
+        if start < start_2h or duration <= 0:
+            continue
+        call_s += duration
+        if risky:
+            risky_s += duration
+        if duration > max_s:
+            max_s = duration
+        if duration >= LONG_CALL_S:
+            since = min(since, max(0.0, ts - (start + duration)))
+        if state is not None and number not in seen_callers:
+            seen_callers.add(number)
+            fanout = max(fanout, state.hourly(ts)[0])
+    context = call_s >= RISK_CONTEXT_CALL_S or url_sms > 0 or len(flagged) > 0
+    return [
+        call_s,
+        risky_s,
+        max_s,
+        since,
+        fanout,
+        float(len(flagged)),
+        float(url_sms),
+        float(sms_2h),
+        1.0 if elderly else 0.0,
+        1.0 if context else 0.0,
+    ]
+
+
+def transfer_features(
+    victim: VictimState, payee: PayeeState | None, account: str, amount: float, ts: float
+) -> list[float]:
+    """The TRANSFER values; state is read before this transfer is applied."""
+    is_new = account not in victim.payees
+    n2 = n24 = 1 if is_new else 0
+    a2 = a24 = amount if is_new else 0.0
+    for t, _payee, amt, was_new in reversed(victim.transfers):
+        if t < ts - WINDOW_24H:
+            break
+        if not was_new or t > ts:
+            continue
+        n24 += 1
+        a24 += amt
+        if t >= ts - WINDOW_2H:
+            n2 += 1
+            a2 += amt
+    payers: set[str] = set()
+    risky: set[str] = set()
+    large: set[str] = set()
+    if payee is not None:
+        for t, payer, amt, had_risk in reversed(payee.inbound):
+            if t < ts - WINDOW_24H:
+                break
+            if t > ts:
+                continue
+            payers.add(payer)
+            if had_risk:
+                risky.add(payer)
+            if amt >= LARGE_TRANSFER_CNY:
+                large.add(payer)
+    return [
+        amount,
+        1.0 if is_new else 0.0,
+        float(n2),
+        a2,
+        float(n24),
+        a24,
+        float(len(payers)),
+        float(len(risky)),
+        float(len(large)),
+    ]
+
+
+def caller_features(
+    number: NumberState | None, duration_s: int, risky: bool, ts: float
+) -> list[float]:
+    fanout = number.hourly(ts)[0] if number is not None else 0.0
+    flagged = number is not None and number.flagged(ts)
+    return [float(duration_s), 1.0 if risky else 0.0, fanout, 1.0 if flagged else 0.0]
+
+
+def sender_features(number: NumberState | None, has_url: bool, ts: float) -> list[float]:
+    fanout = number.hourly(ts)[0] if number is not None else 0.0
+    flagged = number is not None and number.flagged(ts)
+    return [1.0 if has_url else 0.0, 1.0 if flagged else 0.0, fanout]
+
+
+def number_features(number: NumberState, ts: float) -> list[float]:
+    distinct, calls, short, long_calls = number.hourly(ts)
+    ratio = short / calls if calls > 0 else 0.0
+    return [distinct, calls, ratio, long_calls, 1.0 if number.risky_origin else 0.0]
+
+
+__all__ = [
+    "CALL",
+    "CATALOGUE",
+    "FeatureConfig",
+    "caller_features",
+    "number_features",
+    "sender_features",
+    "transfer_features",
+    "victim_context",
+]

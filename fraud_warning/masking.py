@@ -1,0 +1,23 @@
+"""Masking of personal identifiers for logs and consoles."""
+
+from __future__ import annotations
+
+
+def mask_msisdn(number: str) -> str:
+    """Keep the country code and the last two digits: `+8613812345678` → `+86*********78`.
+
+    >>> mask_msisdn("+8613812345678")
+    '+86*********78'
+    """
+    if len(number) <= 5:
+        return "*" * len(number)
+    head = 3 if number.startswith("+") else 0
+    return number[:head] + "*" * (len(number) - head - 2) + number[-2:]
+
+
+def mask_account(account: str) -> str:
+    """Keep the last four characters of an account id."""
+    return "*" * max(len(account) - 4, 0) + account[-4:]
+
+
+__all__ = ["mask_account", "mask_msisdn"]

@@ -1,0 +1,80 @@
+"""Prometheus metrics behind an injected registry; labels are small closed sets.
+
+Never a phone number, account or cell id as a label: model ids, event types,
+dead-letter reasons, priorities, typologies and statuses only.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+# 1 ms .. 60 s: from a hot batch to a stuck pipeline.
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+
+
+class Metrics:
+    """The engine's metrics. Each says what to look at when it moves."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        r = self.registry
+        # falls to zero: the feed stopped; per type shows a missing upstream
+        self.events = Counter(
+            "fraud_warning_events_consumed", "Events decoded and processed", ["type"], registry=r
+        )
+        # rises: an upstream sends bad records; the reason says which kind
+        self.dead = Counter(
+            "fraud_warning_events_dead_lettered",
+            "Records rejected to the dead letter",
+            ["reason"],
+            registry=r,
+        )
+        # a model firing far more than its peers pages the desk for nothing
+        self.model_evaluations = Counter(
+            "fraud_warning_model_evaluations",
+            "Trigger rows a model was evaluated on",
+            ["model_id", "version"],
+            registry=r,
+        )
+        self.model_hits = Counter(
+            "fraud_warning_model_hits",
+            "Trigger rows a model fired on (shadow and experimental included)",
+            ["model_id", "version", "status"],
+            registry=r,
+        )
+        self.alerts = Counter(
+            "fraud_warning_alerts",
+            "Alert emissions (new incidents and revisions)",
+            ["priority", "typology"],
+            registry=r,
+        )
+        self.open_alerts = Gauge(
+            "fraud_warning_open_alerts", "Incidents open on the desk", registry=r
+        )
+        self.tasks = Counter(
+            "fraud_warning_dispatch_tasks", "Dispatch tasks created", ["status"], registry=r
+        )
+        # p99 above 1 s: warnings come too late to stop the money
+        self.processing = Histogram(
+            "fraud_warning_processing_latency_seconds",
+            "Wall time from a record's arrival to the end of its batch",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.stage = Histogram(
+            "fraud_warning_stage_seconds",
+            "Wall time per batch and stage",
+            ["stage"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        # grows without bound: eviction is not keeping up
+        self.state_keys = Gauge(
+            "fraud_warning_state_keys", "Keys held in state", ["side"], registry=r
+        )
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+__all__ = ["LATENCY_BUCKETS", "Metrics"]
