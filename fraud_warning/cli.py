@@ -11,6 +11,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from fraud_warning import __version__
 from fraud_warning.settings import RefPaths, default_dir, env
@@ -22,6 +23,13 @@ class UsageError(Exception):
 
 class CheckFailed(Exception):
     """A check the user asked for failed: exit 1."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """Bad arguments: one line on stderr and exit 2 (the full usage is in --help)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see --help)\n")
 
 
 def _path(value: str | None) -> Path | None:
@@ -70,7 +78,7 @@ def _positive_float(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="fraud-warning",
         description="Telecom-fraud early-warning engine.",
     )

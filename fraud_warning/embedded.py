@@ -77,6 +77,9 @@ def run_file(
         t0 = time.perf_counter()
         good, bad = decoder.decode_lines(batch)
         out = engine.process(good, str(path))
+        late = len(out.dead)
+        for dl in bad:
+            engine.metrics.dead.labels(dl.reason).inc()
         out.dead[:0] = bad
         alerts.write(out.alerts)
         tasks.write(out.tasks)
@@ -85,7 +88,7 @@ def run_file(
         engine.metrics.processing.observe(elapsed)
         stats._batch_s.append(elapsed)
         stats._batch_n.append(len(batch))
-        stats.events += len(good)
+        stats.events += len(good) - late
         stats.dead_letters += len(out.dead)
         stats.alerts += len(out.alerts)
         stats.tasks += len(out.tasks)
