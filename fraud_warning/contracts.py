@@ -7,9 +7,11 @@ times faster); `tests/test_wire.py` checks that both accept and refuse the same 
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 E164 = Annotated[str, Field(pattern=r"^\+[1-9][0-9]{5,15}$", description="E.164 phone number")]
 Origin = Literal["mobile", "fixed", "virtual_operator", "overseas", "voip_gateway"]
@@ -17,13 +19,33 @@ Channel = Literal["mobile_banking", "third_party_payment", "atm", "counter"]
 Priority = Literal["P1", "P2", "P3"]
 TaskStatus = Literal["assigned", "acknowledged", "on_scene", "resolved", "escalated"]
 
+# The shape msgspec (the hot path) accepts; pydantic alone also takes minutes-only
+# times, comma fractions, other separators and digit strings read as Unix time.
+_RFC3339 = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?"
+    r"(?:[Zz]|[+-][0-9]{2}:?[0-9]{2})"
+)
+
+
+def _rfc3339(value: object) -> object:
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _RFC3339.fullmatch(value):
+        raise ValueError("expected an RFC 3339 timestamp with an offset")
+    return value
+
 
 class _Event(BaseModel):
-    # Unknown extra fields are kept and ignored (the contract says so).
-    model_config = ConfigDict(extra="allow", frozen=True)
+    # Unknown extra fields are kept and ignored (the contract says so). Strict, as the
+    # msgspec structs are: no "10" for 10, no true for 1, no number for a timestamp.
+    model_config = ConfigDict(extra="allow", frozen=True, strict=True)
 
     event_id: Annotated[str, Field(min_length=1, description="unique event id")]
-    ts: Annotated[AwareDatetime, Field(description="event time, RFC 3339 with offset")]
+    ts: Annotated[
+        AwareDatetime,
+        BeforeValidator(_rfc3339),  # str or datetime only: lax below just parses
+        Field(strict=False, description="event time, RFC 3339 with offset"),
+    ]
 
 
 class CallEvent(_Event):

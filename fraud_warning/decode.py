@@ -59,27 +59,49 @@ class Decoded:
     event: WireEvent
 
 
-_TIMESTAMP = re.compile(r"datetime|RFC3339|timezone", re.IGNORECASE)
+_AT = re.compile(r" - at `(\$[^`]*)`\Z")
 
 
 def classify(message: str, raw: bytes) -> str:
-    """Map a msgspec error message onto one of :data:`REASONS`."""
-    if "missing required field" in message:
+    """Map a msgspec error message onto one of :data:`REASONS`.
+
+    Keyed on msgspec's fixed wording and the field path only: an enum error quotes the
+    record's value, which may be any text (`"origin": "datetime"` is not a bad timestamp).
+    """
+    at = _AT.search(message)
+    path = at.group(1) if at else "$"
+    head = message[: at.start()] if at else message
+    if head.startswith("Object missing required field"):
         return "missing_field"
-    if "$.ts" in message or _TIMESTAMP.search(message):
+    if path == "$.ts":
         return "bad_timestamp"
-    if "$.type" in message or "tag" in message.lower():
+    if path == "$.type":
         return "unknown_type"
-    if message.startswith("Expected `object`"):
+    if head.startswith("Expected `object`") and path == "$":
         return "not_an_object"
-    if message.startswith("Expected"):
+    if head.startswith("Expected"):
         # "Expected `int` >= 0" or "Expected `float` > 0" are value constraints, not types
-        return "invalid_value" if re.search(r"[<>]=?|length|match", message) else "wrong_type"
+        return "invalid_value" if re.search(r"[<>]=?|length|match", head) else "wrong_type"
     return "invalid_value"
 
 
 def _raw_text(raw: bytes) -> str:
     return raw[:MAX_RAW_CHARS].decode("utf-8", errors="replace")
+
+
+def _bad_utf8(raw: bytes) -> str | None:
+    """Why `raw` is not UTF-8 (JSON text must be), or None; ASCII input costs one scan.
+
+    msgspec checks UTF-8 only in strings it keeps: invalid bytes in a skipped field
+    pass, and in a kept one raise UnicodeDecodeError rather than a DecodeError.
+    """
+    if raw.isascii():
+        return None
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"invalid UTF-8: {exc}"
+    return None
 
 
 class Decoder:
@@ -90,15 +112,24 @@ class Decoder:
         self._one = msgspec.json.Decoder(WireEvent)
         self._many = msgspec.json.Decoder(list[WireEvent])
         self._raw_list = msgspec.json.Decoder(list[msgspec.Raw])
+        # Syntax only: a float too big for a double (1e400) is a bad value, not bad JSON.
+        self._syntax = msgspec.json.Decoder(float_hook=lambda _: 0.0)
 
     def _fail(self, offset: int, raw: bytes, reason: str, detail: str) -> DeadLetter:
         return DeadLetter(self.source, offset, reason, detail[:300], _raw_text(raw))
 
     def decode_one(self, raw: bytes, offset: int) -> Decoded | DeadLetter:
+        bad_utf8 = _bad_utf8(raw)
+        if bad_utf8 is not None:
+            return self._fail(offset, raw, "invalid_json", bad_utf8)
         try:
             event = self._one.decode(raw)
         except msgspec.ValidationError as exc:
             msg = str(exc)
+            try:  # msgspec checks types as it parses: `[` fails as "not an object"
+                self._syntax.decode(raw)
+            except msgspec.DecodeError as syntax:
+                return self._fail(offset, raw, "invalid_json", str(syntax))
             return self._fail(offset, raw, classify(msg, raw), msg)
         except msgspec.DecodeError as exc:
             return self._fail(offset, raw, "invalid_json", str(exc))
@@ -129,15 +160,16 @@ class Decoder:
         if not stripped.startswith(b"["):
             out = self.decode_one(value, offset)
             return ([out], []) if type(out) is Decoded else ([], [out])  # type: ignore[list-item]
-        try:
-            events = self._many.decode(value)
-        except (msgspec.ValidationError, msgspec.DecodeError):
-            pass
-        else:
-            for event in events:
-                if type(event) is Call and event.origin is None:
-                    event.origin = derive_origin(event.caller)  # type: ignore[assignment]
-            return [Decoded(offset, e) for e in events], []
+        if _bad_utf8(value) is None:  # else split below, so each bad event is named
+            try:
+                events = self._many.decode(value)
+            except (msgspec.ValidationError, msgspec.DecodeError):
+                pass
+            else:
+                for event in events:
+                    if type(event) is Call and event.origin is None:
+                        event.origin = derive_origin(event.caller)  # type: ignore[assignment]
+                return [Decoded(offset, e) for e in events], []
         try:
             parts: Sequence[msgspec.Raw] = self._raw_list.decode(value)
         except msgspec.DecodeError as exc:

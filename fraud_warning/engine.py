@@ -60,6 +60,7 @@ class _Row:
     event: WireEvent
     ts: float
     watermark: float
+    cell: str | None  # the subscriber's last known cell at this event, for the alert's location
 
 
 class Engine:
@@ -88,6 +89,7 @@ class Engine:
         self.victims = IncidentBook(self.config.incident_ttl_s)
         self.numbers = IncidentBook(self.config.incident_ttl_s)
         self.realert = {r.key: r.spec.realert_s for r in registry}
+        self._number_gate = registry.gate("number")
         self.watermark = float("-inf")
         self._seq = 0
         self._next_housekeeping = float("-inf")
@@ -122,24 +124,24 @@ class Engine:
                 counts["call"] += 1
                 victim_row, number_row = joiner.call(ev, ts)  # type: ignore[arg-type]
                 if victim_row is not None:
-                    rows["call"].append(_Row(self._seq, ev.callee, ev, ts, self.watermark))  # type: ignore[union-attr]
+                    rows["call"].append(self._row(ev.callee, ev, ts))  # type: ignore[union-attr]
                     values["call"].append(victim_row)
                 if number_row is not None:
                     fired = self._number_verdicts(number_rules, number_row, ev.caller, ts)  # type: ignore[union-attr]
                     if fired:
-                        row = _Row(self._seq, ev.caller, ev, ts, self.watermark)  # type: ignore[union-attr]
+                        row = self._row(ev.caller, ev, ts)  # type: ignore[union-attr]
                         hits.append((self._seq, row, fired))
             elif kind is Sms:
                 counts["sms"] += 1
                 sms_row = joiner.sms(ev, ts)  # type: ignore[arg-type]
                 if sms_row is not None:
-                    rows["sms"].append(_Row(self._seq, ev.receiver, ev, ts, self.watermark))  # type: ignore[union-attr]
+                    rows["sms"].append(self._row(ev.receiver, ev, ts))  # type: ignore[union-attr]
                     values["sms"].append(sms_row)
             else:
                 counts["transfer"] += 1
                 transfer_row = joiner.transfer(ev, ts)  # type: ignore[arg-type]
                 if transfer_row is not None:
-                    rows["transfer"].append(_Row(self._seq, ev.payer, ev, ts, self.watermark))  # type: ignore[union-attr]
+                    rows["transfer"].append(self._row(ev.payer, ev, ts))  # type: ignore[union-attr]
                     values["transfer"].append(transfer_row)
         for name, n in counts.items():
             if n:
@@ -170,6 +172,9 @@ class Engine:
         self, rules: Sequence[Rule], row: list[float], number: str, ts: float
     ) -> list[Verdict]:
         """Number-side rules run per call so a flag is visible to the very next event."""
+        for index, bound in self._number_gate:
+            if row[index] < bound:
+                return []
         fired = []
         for rule in rules:
             if rule.matches(row):
@@ -217,7 +222,7 @@ class Engine:
         if incident is None:
             return
         emitted = row.watermark if self.clock is None else self.clock.now()
-        location = None if number_side else self._location(row.subscriber)
+        location = None if number_side else self._location(row.subscriber, row.cell)
         alert = _alert(incident, ev.ts, emitted, location)
         out.alerts.append(alert)
         self.metrics.alerts.labels(incident.priority, incident.typology).inc()
@@ -237,10 +242,15 @@ class Engine:
             out.tasks.append(task.model_dump(mode="json"))
             self.metrics.tasks.labels(task.status).inc()
 
-    def _location(self, subscriber: str) -> Location | None:
+    def _row(self, subscriber: str, ev: WireEvent, ts: float) -> _Row:
+        # the cell is read now: by the time the batch is ranked, later events may have moved it
         state = self.store.victims.get(subscriber)
-        if state is not None and state.last_cell is not None:
-            cell = self.refdata.cells.get(state.last_cell)
+        cell = state.last_cell if state is not None else None
+        return _Row(self._seq, subscriber, ev, ts, self.watermark, cell)
+
+    def _location(self, subscriber: str, cell_id: str | None) -> Location | None:
+        if cell_id is not None:
+            cell = self.refdata.cells.get(cell_id)
             if cell is not None:
                 return Location(lat=cell[0], lon=cell[1], source="cell")
         sub = self.refdata.subscribers.get(subscriber)

@@ -26,11 +26,12 @@ VICTIM_CONTEXT = (
     "max_noncontact_call_s_2h",  # the longest such call (s)
     "since_noncontact_call_s",  # since the last stranger's call >= 60 s ended (0 = on it now)
     "caller_fanout_max_2h",  # highest distinct-callees-per-hour among those callers
-    "flagged_contact_24h",  # distinct flagged fraud numbers that reached the subscriber, 24 h
+    "flagged_contact_24h",  # flagged fraud numbers that talked >= 60 s or sent a link, 24 h
+    "flagged_call_s_24h",  # talk time with flagged fraud numbers, 24 h (s)
     "url_sms_unknown_24h",  # SMS with a link from non-contact, non-service senders, 24 h
     "sms_unknown_2h",  # SMS from non-contact, non-service senders, 2 h
     "elderly",  # 1 when the subscriber's age band is 65+
-    "risk_context",  # 1 when any of: stranger call >= 300 s, unknown link SMS, flagged contact
+    "risk_context",  # 1 when a stranger talked >= 300 s in 2 h or a flagged number engaged
 )
 
 TRANSFER = (
@@ -42,6 +43,7 @@ TRANSFER = (
     "new_payee_amount_24h",
     "payee_payers_24h",  # distinct payers of this payee in 24 h, before this transfer
     "payee_risky_payers_24h",  # ... of whom had a risk context when they paid
+    "payee_risky_share_24h",  # risky payers / payers (0 when there were none)
     "payee_large_payers_24h",  # ... of whom paid >= 2,000 CNY
 )
 
@@ -88,6 +90,7 @@ def victim_context(
     fanout = 0.0
     url_sms = sms_2h = 0
     flagged: set[str] = set()
+    flagged_s = 0.0
     seen_callers: set[str] = set()
     start_2h = ts - WINDOW_2H
     start_24h = ts - WINDOW_24H
@@ -97,8 +100,10 @@ def victim_context(
         if start > ts:
             continue  # a late-arriving earlier trigger must not see later contacts
         state = numbers.get(number)
-        if state is not None and state.flagged(ts):
+        # a flagged number only counts once it engaged: a ring that was hung up on is no risk
+        if state is not None and (duration >= LONG_CALL_S or has_url) and state.flagged(ts):
             flagged.add(number)
+            flagged_s += duration
         if kind == SMS:
             if has_url:
                 url_sms += 1
@@ -117,7 +122,8 @@ def victim_context(
         if state is not None and number not in seen_callers:
             seen_callers.add(number)
             fanout = max(fanout, state.hourly(ts)[0])
-    context = call_s >= RISK_CONTEXT_CALL_S or url_sms > 0 or len(flagged) > 0
+    # link SMS are left out: one in seven ordinary payers got one from a stranger today
+    context = call_s >= RISK_CONTEXT_CALL_S or len(flagged) > 0
     return [
         call_s,
         risky_s,
@@ -125,6 +131,7 @@ def victim_context(
         since,
         fanout,
         float(len(flagged)),
+        flagged_s,
         float(url_sms),
         float(sms_2h),
         1.0 if elderly else 0.0,
@@ -172,6 +179,7 @@ def transfer_features(
         a24,
         float(len(payers)),
         float(len(risky)),
+        len(risky) / len(payers) if payers else 0.0,
         float(len(large)),
     ]
 

@@ -16,8 +16,10 @@ def mask_msisdn(number: str) -> str:
 
 
 def mask_account(account: str) -> str:
-    """Keep the last four characters of an account id."""
-    return "*" * max(len(account) - 4, 0) + account[-4:]
+    """Keep the last four characters of an account id (none of a short one)."""
+    if len(account) <= 4:
+        return "*" * len(account)
+    return "*" * (len(account) - 4) + account[-4:]
 
 
 __all__ = ["mask_account", "mask_msisdn"]

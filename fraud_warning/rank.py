@@ -1,6 +1,7 @@
 """Rank and dedup stage: one open incident per subscriber, updated by new evidence.
 
-Every model that fires on a subscriber joins the same incident; the alert is re-emitted
+Every model that fires on a subscriber joins the same incident: the strongest names the
+typology, the most urgent sets the priority. The alert is re-emitted
 (same `alert_id`, next `revision`) only when the evidence changes what a desk would do:
 a higher priority, a higher score, or a model that had not fired yet. A model that fires
 again inside its re-alert window is absorbed silently.
@@ -61,6 +62,8 @@ class IncidentBook:
         money_cny: float,
     ) -> Incident | None:
         """Add evidence; returns the incident when it should be (re-)emitted."""
+        if not verdicts:
+            return None  # nothing fired: no evidence, and no empty incident left open
         incident = self.open.get(subscriber)
         if incident is not None and ts - incident.last_ts > self.ttl_s:
             incident = None
@@ -73,6 +76,7 @@ class IncidentBook:
             for v in verdicts
             if v.model_id not in fired or ts - fired[v.model_id] >= realert_s.get(v.model_id, 0.0)
         ]
+        incident.last_ts = max(incident.last_ts, ts)  # absorbed evidence keeps it open
         if not fresh:
             return None
         joined = any(v.model_id not in incident.models for v in fresh)
@@ -81,22 +85,23 @@ class IncidentBook:
             held = incident.models.get(v.model_id)
             if held is None or v.score >= held.score:
                 incident.models[v.model_id] = v
-        incident.last_ts = max(incident.last_ts, ts)
         incident.money_cny += money_cny
         if event_id not in incident.evidence and len(incident.evidence) < MAX_EVIDENCE:
             incident.evidence.append(event_id)
-        top = strongest(list(incident.models.values()))
-        score = combined_score([v.score for v in incident.models.values()])
+        models = list(incident.models.values())
+        score = combined_score([v.score for v in models])
+        # the most urgent model sets the priority (a met P1 condition dispatches even when a
+        # higher-scoring P2 model fired too); the strongest names the typology
+        priority = min((v.priority for v in models), key=PRIORITY_RANK.__getitem__)
         raised = (
             incident.revision == 0
-            or PRIORITY_RANK[top.priority] < PRIORITY_RANK[incident.priority]
+            or PRIORITY_RANK[priority] < PRIORITY_RANK[incident.priority]
             or score >= incident.score + SCORE_STEP
             or joined
         )
         incident.score = max(incident.score, score)
-        if PRIORITY_RANK[top.priority] < PRIORITY_RANK[incident.priority] or incident.revision == 0:
-            incident.priority = top.priority
-            incident.typology = top.typology
+        incident.priority = priority
+        incident.typology = strongest(models).typology
         if not raised:
             return None
         incident.revision += 1

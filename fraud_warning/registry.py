@@ -30,6 +30,24 @@ class Registry:
         by_kind = {kind: tuple(r for r in active if r.spec.on == kind) for kind in CATALOGUE}
         return cls(tuple(rules), by_kind)
 
+    def gate(self, kind: str) -> tuple[tuple[int, float], ...]:
+        """Lower bounds every rule of `kind` requires: ((feature index, bound), ...).
+
+        A row below any of them cannot fire a rule of that kind, so the engine drops it
+        after a few comparisons instead of evaluating every rule (cheap checks first).
+        """
+        bounds: dict[int, float] | None = None
+        for rule in self.by_kind.get(kind, ()):
+            mine: dict[int, float] = {}
+            for index, op, value in rule.all_of:
+                if op in ("gt", "gte"):
+                    mine[index] = max(mine.get(index, float("-inf")), value)
+            if bounds is None:
+                bounds = mine
+            else:
+                bounds = {i: min(b, mine[i]) for i, b in bounds.items() if i in mine}
+        return tuple(sorted((bounds or {}).items()))
+
     def __iter__(self) -> Iterator[Rule]:
         return iter(self.rules)
 

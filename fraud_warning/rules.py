@@ -31,7 +31,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 
 from fraud_warning.features import CATALOGUE
 from fraud_warning.yamlsafe import YamlError, load_documents
@@ -62,7 +69,17 @@ _PLACEHOLDER = re.compile(
 )
 _BRACE = re.compile(r"[{}]")
 
-Number = Annotated[float, Field(allow_inf_nan=False, ge=-1e15, le=1e15)]
+
+def _not_bool(value: Any) -> Any:
+    # YAML 1.1 reads yes/no/on/off as booleans, and pydantic would take True as 1.
+    # Strings stay allowed: PyYAML reads a plain 1e5 as the string "1e5".
+    if isinstance(value, bool):
+        raise ValueError("expected a number, not a boolean")
+    return value
+
+
+NotBool = BeforeValidator(_not_bool)
+Number = Annotated[float, Field(allow_inf_nan=False, ge=-1e15, le=1e15), NotBool]
 Clauses = dict[str, dict[Op, Number]]
 
 
@@ -76,7 +93,7 @@ class RuleSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{1,79}$")]
-    version: Annotated[int, Field(ge=1)]
+    version: Annotated[int, Field(ge=1), NotBool]
     title: Annotated[str, Field(min_length=3, max_length=200)]
     description: str = ""
     typology: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,63}$")]
@@ -86,8 +103,8 @@ class RuleSpec(BaseModel):
     on: Literal["transfer", "call", "sms", "number"]
     when: Clauses
     any: list[Clauses] = Field(default_factory=list)
-    score: Annotated[float, Field(gt=0, le=1)]
-    realert_s: Annotated[float, Field(ge=0, le=7 * 86400)] = 3600.0
+    score: Annotated[float, Field(gt=0, le=1), NotBool]
+    realert_s: Annotated[float, Field(ge=0, le=7 * 86400), NotBool] = 3600.0
     reasons: Annotated[list[str], Field(min_length=1)]
     falsepositives: list[str] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list)

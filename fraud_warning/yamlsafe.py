@@ -27,6 +27,7 @@ def load_documents(text: str, filename: str) -> list[tuple[Any, dict[Path_, int]
     if len(text.encode("utf-8", errors="replace")) > MAX_BYTES:
         raise YamlError(f"{filename}:1: file larger than {MAX_BYTES} bytes")
     try:
+        _check_depth(text, filename)
         nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else 1
@@ -41,6 +42,20 @@ def load_documents(text: str, filename: str) -> list[tuple[Any, dict[Path_, int]
         data = _build(node, (), lines, set(), filename, 0)
         out.append((data, lines))
     return out
+
+
+def _check_depth(text: str, filename: str) -> None:
+    """Refuse deep nesting from the event stream, before the recursive composer sees it
+    (which would take seconds to hit RecursionError, or crash under a raised limit)."""
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                line = event.start_mark.line + 1 if event.start_mark else 1
+                raise YamlError(f"{filename}:{line}: nested deeper than {MAX_DEPTH} levels")
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
 
 
 def _build(
@@ -98,7 +113,10 @@ _CONSTRUCTOR = yaml.SafeLoader("")
 
 def _scalar(node: yaml.ScalarNode) -> Any:
     # SafeConstructor resolves the scalar to str/int/float/bool/None/date only.
-    return _CONSTRUCTOR.construct_object(node, deep=True)
+    try:
+        return _CONSTRUCTOR.construct_object(node, deep=True)
+    finally:
+        _CONSTRUCTOR.constructed_objects.clear()  # it caches every node it ever saw
 
 
 __all__ = ["YamlError", "load_documents"]
