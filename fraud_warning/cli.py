@@ -106,6 +106,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--subscribers", type=_positive_int, default=20_000)
     p.add_argument("--hours", type=_positive_float, default=2.0)
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--start", default="2026-03-02T09:00:00+08:00", help="RFC 3339 start")
+    p.add_argument(
+        "--fraud-rate",
+        type=_positive_float,
+        default=10.0,
+        help="victims per 1,000 subscribers per day",
+    )
     p.add_argument("--cache", default=env("cache", "feeds/cache"), help="generated feeds cache")
     p.add_argument("--rules", default=env("rules"))
     p.add_argument("--show", type=_positive_int, default=15, help="alerts to print as they fire")

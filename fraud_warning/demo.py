@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,18 +20,29 @@ from fraud_warning.sinks import JsonlSink
 from fraud_warning.wiring import LoadError, build_engine
 
 
-def ensure_feed(cache: Path, subscribers: int, hours: float, seed: int) -> Path:
+def ensure_feed(
+    cache: Path, subscribers: int, hours: float, seed: int, start: datetime, fraud_rate: float
+) -> Path:
     """The generated city for these parameters, generated once and cached."""
-    from fraud_warning.feed.generate import generate_feed
+    from fraud_warning.feed.generate import GENERATOR_VERSION, generate_feed
 
-    directory = cache / f"city-{subscribers}-{hours:g}h-s{seed}"
+    # the generator's version is in the key: a changed generator must not serve old cities
+    stamp = start.strftime("%Y%m%dT%H%M")
+    name = f"city-{subscribers}-{hours:g}h-{stamp}-r{fraud_rate:g}-s{seed}-g{GENERATOR_VERSION}"
+    directory = cache / name
     if (directory / "meta.json").is_file():
         print(f"using cached city {directory}", file=sys.stderr)
         return directory
     print(f"generating a city of {subscribers:,} subscribers, {hours:g} h ...", file=sys.stderr)
     progress = Progress("generating", 1.0)
     summary = generate_feed(
-        directory, subscribers=subscribers, hours=hours, seed=seed, progress=progress.update
+        directory,
+        subscribers=subscribers,
+        hours=hours,
+        seed=seed,
+        start=start,
+        fraud_rate=fraud_rate,
+        progress=progress.update,
     )
     progress.close()
     print(
@@ -63,7 +75,15 @@ def _task_line(task: dict[str, Any]) -> str:
 
 
 def demo(args: argparse.Namespace) -> int:
-    feed = ensure_feed(Path(args.cache), args.subscribers, args.hours, args.seed)
+    try:
+        start = datetime.fromisoformat(args.start)
+    except ValueError:
+        raise UsageError(f"--start is not an RFC 3339 time: {args.start!r}") from None
+    if start.tzinfo is None:
+        raise UsageError("--start needs a UTC offset, e.g. 2026-03-02T09:00:00+08:00")
+    feed = ensure_feed(
+        Path(args.cache), args.subscribers, args.hours, args.seed, start, args.fraud_rate
+    )
     paths = RefPaths(
         rules=Path(args.rules) if args.rules else default_dir("rules"),
         models=None,

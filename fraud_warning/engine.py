@@ -21,7 +21,7 @@ from fraud_warning.clock import Clock, to_datetime
 from fraud_warning.contracts import Location
 from fraud_warning.decode import DeadLetter, Decoded
 from fraud_warning.dispatch import Dispatcher
-from fraud_warning.features import FeatureConfig
+from fraud_warning.features import CATALOGUE, FeatureConfig
 from fraud_warning.join import Joiner
 from fraud_warning.metrics import Metrics
 from fraud_warning.rank import Incident, IncidentBook
@@ -84,8 +84,7 @@ class Engine:
         self.dispatcher = dispatcher
         self.clock = clock
         self.store = StateStore(self.config.state_retention_s)
-        kinds = [k for k, rules in registry.by_kind.items() if rules]
-        self.joiner = Joiner(self.store, self.refdata, kinds, features)
+        self.joiner = Joiner(self.store, self.refdata, wanted_kinds(registry), features)
         self.victims = IncidentBook(self.config.incident_ttl_s)
         self.numbers = IncidentBook(self.config.incident_ttl_s)
         self.realert = {r.key: r.spec.realert_s for r in registry}
@@ -267,6 +266,23 @@ class Engine:
         self._next_housekeeping = watermark + self.config.housekeeping_every_s
 
 
+#: Per trigger kind, the feature read straight off the event: its gate is checked before
+#: any state is read, so a short call or a small transfer costs no feature work.
+EVENT_GATES = {"call": "call_duration_s", "transfer": "amount_cny"}
+
+
+def wanted_kinds(registry: Registry) -> dict[str, float]:
+    """Trigger kinds with models, each with the least gate value any of its models needs."""
+    wanted: dict[str, float] = {}
+    for kind, rules in registry.by_kind.items():
+        if not rules:
+            continue
+        name = EVENT_GATES.get(kind)
+        index = CATALOGUE[kind].index(name) if name else -1
+        wanted[kind] = dict(registry.gate(kind)).get(index, float("-inf"))
+    return wanted
+
+
 def _verdict(rule: Rule, row: Sequence[float]) -> Verdict:
     s = rule.spec
     return Verdict(rule.key, s.version, s.score, s.priority, s.typology, tuple(rule.reasons(row)))
@@ -305,4 +321,4 @@ def _alert(
     }
 
 
-__all__ = ["FRAUD_NUMBER", "Engine", "EngineConfig", "Output"]
+__all__ = ["FRAUD_NUMBER", "Engine", "EngineConfig", "Output", "wanted_kinds"]

@@ -43,8 +43,10 @@ class Evaluation:
     victims: int
     victims_alerted: int
     victims_with_loss: int
+    alerted_by_loss: int
     alerted_before_loss: int
     recall: float | None
+    recall_by_loss: float | None
     recall_before_loss: float | None
     median_lead_time_s: float | None
     alerted_subscribers: int
@@ -69,6 +71,7 @@ class Evaluation:
             _row("victims", self.victims),
             _row("alerted", self.victims_alerted, "recall", self.recall),
             _row("with a loss", self.victims_with_loss),
+            _row("alerted by first loss", self.alerted_by_loss, "recall", self.recall_by_loss),
             _row(
                 "alerted before loss",
                 self.alerted_before_loss,
@@ -244,10 +247,13 @@ def evaluate(
             top_priority[who] = view.priority
 
     with_loss = {s: v.first_loss_ts for s, v in victims.items() if v.first_loss_ts is not None}
+    # "by" the loss includes an alert raised by the first loss transfer itself (a bank can
+    # still hold it); "before" means warned while no money had moved yet
+    by_loss = [s for s, loss in with_loss.items() if s in first_alert and first_alert[s] <= loss]
     lead_times_s = [
-        (loss - first_alert[s]).total_seconds()
-        for s, loss in with_loss.items()
-        if s in first_alert and first_alert[s] <= loss
+        (with_loss[s] - first_alert[s]).total_seconds()
+        for s in by_loss
+        if first_alert[s] < with_loss[s]
     ]
     victims_alerted = sum(1 for s in victims if s in first_alert)
     false_alerted = sum(1 for s in first_alert if s not in victims)
@@ -270,8 +276,10 @@ def evaluate(
         victims=len(victims),
         victims_alerted=victims_alerted,
         victims_with_loss=len(with_loss),
+        alerted_by_loss=len(by_loss),
         alerted_before_loss=len(lead_times_s),
         recall=_ratio(victims_alerted, len(victims)),
+        recall_by_loss=_ratio(len(by_loss), len(with_loss)),
         recall_before_loss=_ratio(len(lead_times_s), len(with_loss)),
         median_lead_time_s=statistics.median(lead_times_s) if lead_times_s else None,
         alerted_subscribers=len(first_alert),

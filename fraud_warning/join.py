@@ -7,7 +7,7 @@ Only trigger kinds that have models are snapshotted, so unused features cost not
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Mapping
 
 from fraud_warning.features import (
     FeatureConfig,
@@ -30,14 +30,19 @@ class Joiner:
         self,
         store: StateStore,
         refdata: RefData,
-        kinds: Collection[str],
+        wanted: Mapping[str, float],
         config: FeatureConfig | None = None,
     ) -> None:
+        """`wanted` maps each trigger kind that has models to the least value of its
+        event-level gate feature (a call's duration, a transfer's amount) any model needs:
+        below it the row is not built at all."""
         self.store = store
         self.config = config or FeatureConfig()
         self._service = self.config.service_prefixes
         self._elderly = {m for m, s in refdata.subscribers.items() if is_elderly(s.age_band)}
-        self.kinds = frozenset(kinds)
+        self.kinds = frozenset(wanted)
+        self._min_call_s = wanted.get("call", float("inf"))
+        self._min_amount = wanted.get("transfer", float("inf"))
 
     def is_service(self, number: str) -> bool:
         return number.startswith(self._service)
@@ -71,7 +76,7 @@ class Joiner:
         if stranger:
             # appended first: a warning raised on this call should count this call
             callee_state.inbound.append((ts, caller, ev.duration_s, risky, CALL, False))
-            if "call" in self.kinds:
+            if ev.duration_s >= self._min_call_s:
                 victim_row = victim_context(
                     callee_state, ts, store.numbers, ev.callee in self._elderly
                 ) + caller_features(number, ev.duration_s, risky, ts)
@@ -107,7 +112,7 @@ class Joiner:
         payee = store.payees.touch(ev.payee_account, ts)
         context = victim_context(payer, ts, store.numbers, ev.payer in self._elderly)
         row = None
-        if "transfer" in self.kinds:
+        if ev.amount_cny >= self._min_amount:
             row = context + transfer_features(payer, payee, ev.payee_account, ev.amount_cny, ts)
         was_new = ev.payee_account not in payer.payees
         payer.transfers.append((ts, ev.payee_account, ev.amount_cny, was_new))

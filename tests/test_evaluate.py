@@ -17,8 +17,10 @@ KEYS = {
     "victims",
     "victims_alerted",
     "victims_with_loss",
+    "alerted_by_loss",
     "alerted_before_loss",
     "recall",
+    "recall_by_loss",
     "recall_before_loss",
     "median_lead_time_s",
     "alerted_subscribers",
@@ -155,13 +157,14 @@ def test_revision_order_does_not_matter() -> None:
     assert run(ALERTS[::-1]) == run()
 
 
-def test_alert_at_the_loss_instant_counts_as_before() -> None:
-    # Same instant, written in another offset.
+def test_alert_at_the_loss_instant_counts_by_the_loss_not_before() -> None:
+    # Same instant, written in another offset: raised by the loss transfer itself.
     same = alert("A1", "V1", "10:00")
     same["emitted_at"] = "2024-05-01T02:00:00Z"
     result = run([same], [victim("V1", "investment", "10:00")])
-    assert result.alerted_before_loss == 1
-    assert result.median_lead_time_s == 0.0
+    assert (result.alerted_by_loss, result.recall_by_loss) == (1, 1.0)
+    assert (result.alerted_before_loss, result.recall_before_loss) == (0, 0.0)
+    assert result.median_lead_time_s is None
 
 
 def test_median_over_several_lead_times() -> None:

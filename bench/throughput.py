@@ -1,0 +1,147 @@
+"""Embedded-runner throughput: shipped, 215-rule and 1,000-rule registries, and a naive
+baseline (a pydantic object per event, every rule checked in Python per trigger)
+measured in the same run on the same feed.
+
+    python -m bench [--subscribers N] [--hours H]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import time
+from pathlib import Path
+
+from pydantic import TypeAdapter
+
+from bench.registries import build
+from fraud_warning.contracts import CallEvent, Event, SmsEvent, TransferEvent
+from fraud_warning.decode import Decoder
+from fraud_warning.embedded import read_batches
+from fraud_warning.engine import Engine, wanted_kinds
+from fraud_warning.join import Joiner
+from fraud_warning.refdata import load_refdata
+from fraud_warning.registry import Registry, load_registry
+from fraud_warning.state import StateStore
+from fraud_warning.wire import Call, Sms, Transfer, derive_origin
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / "bench" / "results"
+
+
+def feed(subscribers: int, hours: float, seed: int = 3) -> Path:
+    from fraud_warning.feed.generate import GENERATOR_VERSION, generate_feed
+
+    name = f"bench-{subscribers}-{hours:g}h-s{seed}-g{GENERATOR_VERSION}"
+    out = ROOT / "feeds" / "cache" / name
+    if not (out / "meta.json").is_file():
+        print(f"generating {subscribers:,} subscribers x {hours:g} h ...", flush=True)
+        generate_feed(out, subscribers=subscribers, hours=hours, seed=seed)
+    return out
+
+
+def fast(events: Path, registry: Registry, city: Path) -> tuple[float, int, int]:
+    """Seconds, events and alerts for the engine as shipped (decode included)."""
+    refdata = load_refdata(city / "cells.csv", None, city / "subscribers.csv")
+    engine = Engine(registry, refdata)
+    decoder = Decoder()
+    n = alerts = 0
+    batches = list(read_batches(events, 2000))
+    started = time.perf_counter()
+    for batch in batches:
+        good, _ = decoder.decode_lines(batch)
+        out = engine.process(good)
+        n += len(good)
+        alerts += len(out.alerts)
+    return time.perf_counter() - started, n, alerts
+
+
+def naive(events: Path, registry: Registry, city: Path) -> tuple[float, int, int]:
+    """The obvious way: pydantic per event, then each rule checked per trigger row."""
+    refdata = load_refdata(city / "cells.csv", None, city / "subscribers.csv")
+    adapter: TypeAdapter[CallEvent | SmsEvent | TransferEvent] = TypeAdapter(Event)
+    joiner = Joiner(StateStore(), refdata, wanted_kinds(registry))
+    lines = events.read_bytes().splitlines()
+    n = hits = 0
+    started = time.perf_counter()
+    for line in lines:
+        ev = adapter.validate_json(line)
+        ts = ev.ts.timestamp()
+        n += 1
+        rows: list[tuple[str, list[float] | None]]
+        if isinstance(ev, CallEvent):
+            call = Call(
+                ev.event_id,
+                ev.ts,
+                ev.caller,
+                ev.callee,
+                ev.duration_s,
+                ev.caller_cell,
+                ev.callee_cell,
+                ev.origin or derive_origin(ev.caller),
+            )
+            victim_row, number_row = joiner.call(call, ts)
+            rows = [("call", victim_row), ("number", number_row)]
+        elif isinstance(ev, SmsEvent):
+            sms = Sms(ev.event_id, ev.ts, ev.sender, ev.receiver, ev.text, ev.has_url)
+            rows = [("sms", joiner.sms(sms, ts))]
+        else:
+            transfer = Transfer(
+                ev.event_id,
+                ev.ts,
+                ev.payer,
+                ev.payer_account,
+                ev.payee_account,
+                ev.amount_cny,
+                ev.channel,
+            )
+            rows = [("transfer", joiner.transfer(transfer, ts))]
+        for kind, row in rows:
+            if row is not None:
+                hits += sum(1 for rule in registry.by_kind[kind] if rule.matches(row))
+    return time.perf_counter() - started, n, hits
+
+
+def median_run(fn, *args, repeat: int):  # type: ignore[no-untyped-def]
+    runs = [fn(*args) for _ in range(repeat)]
+    seconds = statistics.median(r[0] for r in runs)
+    return seconds, runs[0][1], runs[0][2]
+
+
+def main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench")
+    p.add_argument("--subscribers", type=int, default=20_000)
+    p.add_argument("--hours", type=float, default=24.0)
+    p.add_argument("--repeat", type=int, default=3)
+    args = p.parse_args(argv)
+    city = feed(args.subscribers, args.hours)
+    events = city / "events.jsonl"
+    WORK.mkdir(parents=True, exist_ok=True)
+    registries = {
+        "shipped": load_registry(ROOT / "rules"),
+        "215": load_registry(build(215, WORK / "rules-215")),
+        "1000": load_registry(build(1000, WORK / "rules-1000")),
+    }
+    result: dict[str, object] = {
+        "machine": f"{platform.node()} {platform.machine()} python {platform.python_version()}",
+        "feed": str(city),
+    }
+    print(f"feed: {city.name}")
+    for name, registry in registries.items():
+        seconds, n, alerts = median_run(fast, events, registry, city, repeat=args.repeat)
+        rate = n / seconds
+        result[f"engine_{name}"] = {"rules": len(registry), "events_per_s": rate}
+        print(
+            f"engine, {len(registry):>5} rules: {rate:>10,.0f} events/s ({n:,} events, "
+            f"{alerts} alert emissions, median of {args.repeat})"
+        )
+    seconds, n, _ = median_run(naive, events, registries["215"], city, repeat=1)
+    naive_rate = n / seconds
+    ratio = result["engine_215"]["events_per_s"] / naive_rate  # type: ignore[index]
+    result["naive_215"] = {"events_per_s": naive_rate, "speedup": ratio}
+    print(f"naive,    215 rules: {naive_rate:>10,.0f} events/s -> engine is {ratio:.1f}x faster")
+    (WORK / "throughput.json").write_text(json.dumps(result, indent=2))
+    print(f"written {WORK / 'throughput.json'}")
+    return 0
