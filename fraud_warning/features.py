@@ -45,6 +45,8 @@ TRANSFER = (
     "payee_risky_payers_24h",  # ... of whom had a risk context when they paid
     "payee_risky_share_24h",  # risky payers / payers (0 when there were none)
     "payee_large_payers_24h",  # ... of whom paid >= 2,000 CNY
+    "payee_linked_payers_24h",  # ... of whom had an SMS with a link from a stranger
+    "payee_linked_share_24h",  # linked payers / payers (0 when there were none)
 )
 
 CALL_VICTIM = (
@@ -159,8 +161,9 @@ def transfer_features(
     payers: set[str] = set()
     risky: set[str] = set()
     large: set[str] = set()
+    linked: set[str] = set()
     if payee is not None:
-        for t, payer, amt, had_risk in reversed(payee.inbound):
+        for t, payer, amt, had_risk, had_link in reversed(payee.inbound):
             if t < ts - WINDOW_24H:
                 break
             if t > ts:
@@ -168,6 +171,8 @@ def transfer_features(
             payers.add(payer)
             if had_risk:
                 risky.add(payer)
+            if had_link:
+                linked.add(payer)
             if amt >= LARGE_TRANSFER_CNY:
                 large.add(payer)
     return [
@@ -181,6 +186,8 @@ def transfer_features(
         float(len(risky)),
         len(risky) / len(payers) if payers else 0.0,
         float(len(large)),
+        float(len(linked)),
+        len(linked) / len(payers) if payers else 0.0,
     ]
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from fraud_warning.features import (
+    VICTIM_CONTEXT,
     FeatureConfig,
     caller_features,
     number_features,
@@ -21,6 +22,7 @@ from fraud_warning.refdata import RefData, is_elderly
 from fraud_warning.state import CALL, HOUR_S, MAX_FANOUT_SET, SMS, StateStore
 from fraud_warning.wire import RISKY_ORIGINS, Call, Sms, Transfer
 
+LINK_SMS = VICTIM_CONTEXT.index("url_sms_unknown_24h")
 SHORT_CALL_S = 30
 LONG_CALL_S = 300
 
@@ -117,7 +119,7 @@ class Joiner:
         was_new = ev.payee_account not in payer.payees
         payer.transfers.append((ts, ev.payee_account, ev.amount_cny, was_new))
         payer.add_payee(ev.payee_account)
-        payee.inbound.append((ts, ev.payer, ev.amount_cny, context[-1] > 0))
+        payee.inbound.append((ts, ev.payer, ev.amount_cny, context[-1] > 0, context[LINK_SMS] > 0))
         return row
 
 

@@ -132,8 +132,8 @@ class PayeeState:
     __slots__ = ("inbound", "last_ts")
 
     def __init__(self) -> None:
-        # (ts, payer, amount_cny, payer_had_risk_context)
-        self.inbound: deque[tuple[float, str, float, bool]] = deque(maxlen=MAX_PAYEE_INBOUND)
+        # (ts, payer, amount_cny, payer_had_risk_context, payer_had_stranger_link_sms)
+        self.inbound: deque[tuple[float, str, float, bool, bool]] = deque(maxlen=MAX_PAYEE_INBOUND)
         self.last_ts = 0.0
 
 
