@@ -73,12 +73,12 @@ def score(args: argparse.Namespace) -> int:
 
 def summary_line(stats: RunStats, dead_path: Path | None = None) -> str:
     p50, p99 = stats.latency_quantiles()
-    prio = ", ".join(f"{k} {v}" for k, v in sorted(stats.by_priority.items())) or "none"
+    prio = ", ".join(f"{k} {v}" for k, v in stats.by_priority.items()) or "none"
     dead = f" ({dead_path})" if dead_path is not None and stats.dead_letters else ""
     return (
         f"{stats.events:,} events in {stats.seconds:.1f} s ({stats.events_per_s:,.0f}/s), "
         f"processing latency p50 {p50 * 1000:.1f} ms p99 {p99 * 1000:.1f} ms; "
-        f"alerts: {prio}; {stats.tasks} dispatch task(s); "
+        f"incidents: {prio} ({stats.alerts} alert emissions); {stats.tasks} dispatch task(s); "
         f"{stats.dead_letters} dead letter(s){dead}"
     )
 

@@ -28,9 +28,16 @@ class RunStats:
     tasks: int = 0
     shadow_hits: int = 0
     seconds: float = 0.0
-    by_priority: dict[str, int] = field(default_factory=dict)
+    incidents: dict[str, str] = field(default_factory=dict)  # alert_id -> top priority
     _batch_s: list[float] = field(default_factory=list)
     _batch_n: list[int] = field(default_factory=list)
+
+    @property
+    def by_priority(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for priority in self.incidents.values():
+            counts[priority] = counts.get(priority, 0) + 1
+        return dict(sorted(counts.items()))
 
     @property
     def events_per_s(self) -> float:
@@ -94,9 +101,10 @@ def run_file(
         stats.tasks += len(out.tasks)
         stats.shadow_hits += out.shadow_hits
         for alert in out.alerts:
-            if alert["revision"] == 1:
-                p = alert["priority"]
-                stats.by_priority[p] = stats.by_priority.get(p, 0) + 1
+            # an incident counts once, at the most urgent priority it reached
+            held = stats.incidents.get(alert["alert_id"])
+            if held is None or alert["priority"] < held:
+                stats.incidents[alert["alert_id"]] = alert["priority"]
         if on_output is not None:
             on_output(out)
         if progress is not None:
