@@ -145,6 +145,8 @@ class Engine:
         for name, n in counts.items():
             if n:
                 self._m_events[name].inc(n)
+        # two keys checked per event keeps eviction ahead of key creation, in small slices
+        self.store.evict_idle(self.watermark, budget=2 * len(batch) + 64)
         joined = time.perf_counter()
 
         for trigger, trigger_rows in rows.items():
@@ -183,7 +185,7 @@ class Engine:
                 if rule.pages:
                     fired.append(_verdict(rule, row))
         if fired:
-            state = self.store.numbers.get(number)
+            state = self.store.numbers.get(number, ts)
             if state is not None and state.flagged_at is None:
                 state.flagged_at = ts
         return fired
@@ -243,7 +245,7 @@ class Engine:
 
     def _row(self, subscriber: str, ev: WireEvent, ts: float) -> _Row:
         # the cell is read now: by the time the batch is ranked, later events may have moved it
-        state = self.store.victims.get(subscriber)
+        state = self.store.victims.get(subscriber, ts)
         cell = state.last_cell if state is not None else None
         return _Row(self._seq, subscriber, ev, ts, self.watermark, cell)
 
@@ -258,7 +260,6 @@ class Engine:
         return None
 
     def _housekeeping(self, watermark: float) -> None:
-        self.store.evict_idle(watermark)
         self.victims.expire(watermark)
         self.numbers.expire(watermark)
         for side, n in self.store.sizes().items():

@@ -101,7 +101,7 @@ def victim_context(
             break
         if start > ts:
             continue  # a late-arriving earlier trigger must not see later contacts
-        state = numbers.get(number)
+        state = numbers.get(number, ts)
         # a flagged number only counts once it engaged: a ring that was hung up on is no risk
         if state is not None and (duration >= LONG_CALL_S or has_url) and state.flagged(ts):
             flagged.add(number)

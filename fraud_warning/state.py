@@ -141,40 +141,56 @@ S = TypeVar("S", VictimState, NumberState, PayeeState)
 
 
 class Keyed(Generic[S]):
-    """A dict of per-key state kept in least-recently-touched order for eviction."""
+    """A dict of per-key state, swept for idle keys a slice at a time.
 
-    def __init__(self, factory: type[S]) -> None:
+    A touch is one dict lookup (no reordering); eviction walks a snapshot of the keys in
+    slices, so its cost is spread over the events that created them and no batch stalls
+    on a sweep of a million keys. State idle for longer than the retention reads as absent
+    whether or not a sweep has reached it yet, so eviction timing never changes a result.
+    """
+
+    def __init__(self, factory: type[S], retention_s: float) -> None:
         self._factory: type[S] = factory
+        self.retention_s = retention_s
         self._items: dict[str, S] = {}
+        self._sweep: list[str] = []  # keys still to check in the current sweep
 
     def touch(self, key: str, ts: float) -> S:
         """The state for `key`, created if new, marked as touched at `ts`."""
-        items = self._items
-        state = items.pop(key, None)
-        if state is None:
-            state = self._factory()
+        state = self._items.get(key)
+        if state is None or state.last_ts < ts - self.retention_s:
+            state = self._items[key] = self._factory()
         if ts > state.last_ts:
             state.last_ts = ts
-        items[key] = state
         return state
 
-    def get(self, key: str) -> S | None:
-        return self._items.get(key)
+    def get(self, key: str, ts: float) -> S | None:
+        """The state for `key` as of event time `ts`, or None if absent or expired."""
+        state = self._items.get(key)
+        if state is None or state.last_ts < ts - self.retention_s:
+            return None
+        return state
 
-    def evict_idle(self, before: float) -> int:
-        """Drop keys last touched before `before`; returns how many went.
+    def held(self, key: str) -> bool:
+        """Whether `key` still occupies memory (expired or not)."""
+        return key in self._items
 
-        Keys sit in touch order, so the scan stops at the first key still in use.
-        """
+    def evict_idle(self, before: float, budget: int | None = None) -> int:
+        """Check up to `budget` keys (all when None) and drop those last touched before
+        `before`; a sweep resumes where the previous call stopped. Returns how many went."""
         items = self._items
-        doomed: list[str] = []
-        for key, state in items.items():
-            if state.last_ts >= before:
-                break
-            doomed.append(key)
-        for key in doomed:
-            del items[key]
-        return len(doomed)
+        if not self._sweep:
+            self._sweep = list(items)
+        take = len(self._sweep) if budget is None else min(budget, len(self._sweep))
+        chunk = self._sweep[len(self._sweep) - take :]
+        del self._sweep[len(self._sweep) - take :]
+        gone = 0
+        for key in chunk:
+            state = items.get(key)
+            if state is not None and state.last_ts < before:
+                del items[key]
+                gone += 1
+        return gone
 
     def __len__(self) -> int:
         return len(self._items)
@@ -185,16 +201,18 @@ class StateStore:
 
     def __init__(self, retention_s: float = 26 * HOUR_S) -> None:
         self.retention_s = retention_s
-        self.victims: Keyed[VictimState] = Keyed(VictimState)
-        self.numbers: Keyed[NumberState] = Keyed(NumberState)
-        self.payees: Keyed[PayeeState] = Keyed(PayeeState)
+        self.victims: Keyed[VictimState] = Keyed(VictimState, retention_s)
+        self.numbers: Keyed[NumberState] = Keyed(NumberState, retention_s)
+        self.payees: Keyed[PayeeState] = Keyed(PayeeState, retention_s)
 
-    def evict_idle(self, watermark: float) -> int:
+    def evict_idle(self, watermark: float, budget: int | None = None) -> int:
+        """Evict keys idle for longer than the retention, checking up to `budget` keys
+        per viewpoint (all of them when None)."""
         before = watermark - self.retention_s
         return (
-            self.victims.evict_idle(before)
-            + self.numbers.evict_idle(before)
-            + self.payees.evict_idle(before)
+            self.victims.evict_idle(before, budget)
+            + self.numbers.evict_idle(before, budget)
+            + self.payees.evict_idle(before, budget)
         )
 
     def sizes(self) -> dict[str, int]:

@@ -116,7 +116,7 @@ def test_late_events_are_dead_lettered_not_processed(registry: Registry) -> None
     engine = Engine(registry, config=EngineConfig(allowed_lateness_s=600))
     out = engine.process(good)
     assert [(d.reason, d.offset) for d in out.dead] == [("late", 2)]
-    assert engine.store.victims.get(subscriber(4)) is None
+    assert not engine.store.victims.held(subscriber(4))
 
 
 def test_shadow_rule_counts_but_never_pages(tmp_path: Path) -> None:
@@ -141,5 +141,17 @@ def test_idle_state_is_evicted(registry: Registry) -> None:
     feed.call(30 * 3600, subscriber(3), subscriber(4), 60)
     engine = Engine(registry, config=EngineConfig(state_retention_s=3600))
     run(engine, feed, batch=1)
-    assert engine.store.victims.get(subscriber(1)) is None
-    assert engine.store.victims.get(subscriber(3)) is not None
+    assert not engine.store.victims.held(subscriber(1))
+    assert engine.store.victims.held(subscriber(3))
+
+
+def test_expired_state_reads_as_absent_before_any_sweep(registry: Registry) -> None:
+    # the contact learned at t=0 is forgotten after the retention, swept or not
+    feed = Feed()
+    me = subscriber(1)
+    feed.call(0, me, "+8617012345678", 60)  # me calling the number makes it a contact
+    feed.call(7200, "+8617012345678", me, 1800)
+    feed.transfer(9200, me, "SAFE-ACCOUNT", 30_000)
+    engine = Engine(registry, config=EngineConfig(state_retention_s=3600))
+    out = run(engine, feed)  # one batch: no sweep ran between the events
+    assert [a["models"][0]["id"] for a in out.alerts] == ["police-impersonation-transfer"]
