@@ -92,6 +92,7 @@ class Engine:
         self.watermark = float("-inf")
         self._seq = 0
         self._next_housekeeping = float("-inf")
+        self._next_size_estimate = float("-inf")
         self._m_events = {t: self.metrics.events.labels(t) for t in ("call", "sms", "transfer")}
 
     # -- the batch ---------------------------------------------------------------------
@@ -145,8 +146,9 @@ class Engine:
         for name, n in counts.items():
             if n:
                 self._m_events[name].inc(n)
-        # two keys checked per event keeps eviction ahead of key creation, in small slices
-        self.store.evict_idle(self.watermark, budget=2 * len(batch) + 64)
+        # an event creates at most a few keys; checking half a key per event per side still
+        # sweeps the whole store every couple of key-lifetimes, in small slices
+        self.store.evict_idle(self.watermark, budget=len(batch) // 2 + 16)
         joined = time.perf_counter()
 
         for trigger, trigger_rows in rows.items():
@@ -226,6 +228,7 @@ class Engine:
         location = None if number_side else self._location(row.subscriber, row.cell)
         alert = _alert(incident, ev.ts, emitted, location)
         out.alerts.append(alert)
+        self.metrics.event_to_alert.observe(max(0.0, emitted - row.ts))
         self.metrics.alerts.labels(incident.priority, incident.typology).inc()
         if (
             self.dispatcher is not None
@@ -264,6 +267,11 @@ class Engine:
         self.numbers.expire(watermark)
         for side, n in self.store.sizes().items():
             self.metrics.state_keys.labels(side).set(n)
+        if watermark >= self._next_size_estimate:
+            # deep sizes are slow (a fraud number holds a thousand callees): hourly, sampled
+            for side, n in self.store.estimate_bytes().items():
+                self.metrics.state_bytes.labels(side).set(n)
+            self._next_size_estimate = watermark + 3600.0
         self._next_housekeeping = watermark + self.config.housekeeping_every_s
 
 

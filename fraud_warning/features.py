@@ -145,7 +145,7 @@ def transfer_features(
     victim: VictimState, payee: PayeeState | None, account: str, amount: float, ts: float
 ) -> list[float]:
     """The TRANSFER values; state is read before this transfer is applied."""
-    is_new = account not in victim.payees
+    is_new = not victim.has_paid(account)
     n2 = n24 = 1 if is_new else 0
     a2 = a24 = amount if is_new else 0.0
     for t, _payee, amt, was_new in reversed(victim.transfers):

@@ -73,11 +73,11 @@ class Joiner:
             number.long_calls += 1
         number.risky_origin = risky
 
-        stranger = caller not in callee_state.contacts and not self.is_service(caller)
+        stranger = not self.is_service(caller) and not callee_state.knows(caller)
         victim_row = None
         if stranger:
             # appended first: a warning raised on this call should count this call
-            callee_state.inbound.append((ts, caller, ev.duration_s, risky, CALL, False))
+            callee_state.add_inbound((ts, caller, ev.duration_s, risky, CALL, False))
             if ev.duration_s >= self._min_call_s:
                 victim_row = victim_context(
                     callee_state, ts, store.numbers, ev.callee in self._elderly
@@ -98,10 +98,10 @@ class Joiner:
         number.roll(int(ts // HOUR_S))
         if len(number.callees) < MAX_FANOUT_SET:
             number.callees.add(ev.receiver)
-        if ev.sender in receiver.contacts or self.is_service(ev.sender):
+        if self.is_service(ev.sender) or receiver.knows(ev.sender):
             return None
         has_url = bool(ev.has_url)
-        receiver.inbound.append((ts, ev.sender, 0, False, SMS, has_url))
+        receiver.add_inbound((ts, ev.sender, 0, False, SMS, has_url))
         if "sms" not in self.kinds:
             return None
         return victim_context(
@@ -116,10 +116,10 @@ class Joiner:
         row = None
         if ev.amount_cny >= self._min_amount:
             row = context + transfer_features(payer, payee, ev.payee_account, ev.amount_cny, ts)
-        was_new = ev.payee_account not in payer.payees
-        payer.transfers.append((ts, ev.payee_account, ev.amount_cny, was_new))
+        was_new = not payer.has_paid(ev.payee_account)
+        payer.add_transfer((ts, ev.payee_account, ev.amount_cny, was_new))
         payer.add_payee(ev.payee_account)
-        payee.inbound.append((ts, ev.payer, ev.amount_cny, context[-1] > 0, context[LINK_SMS] > 0))
+        payee.add((ts, ev.payer, ev.amount_cny, context[-1] > 0, context[LINK_SMS] > 0))
         return row
 
 

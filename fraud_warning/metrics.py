@@ -61,6 +61,22 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
+        # event time -> alert emitted (wall clock in live runners; lag behind the watermark
+        # in event-time replays): above 1 s the warning may come after the money left
+        self.event_to_alert = Histogram(
+            "fraud_warning_event_to_alert_seconds",
+            "From the triggering event's time to the alert leaving the engine",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        # one model far slower than its peers: its clauses or its trees need a look
+        self.model_seconds = Histogram(
+            "fraud_warning_model_seconds",
+            "Wall time per batch spent evaluating one model",
+            ["model_id"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
         self.stage = Histogram(
             "fraud_warning_stage_seconds",
             "Wall time per batch and stage",
@@ -71,6 +87,21 @@ class Metrics:
         # grows without bound: eviction is not keeping up
         self.state_keys = Gauge(
             "fraud_warning_state_keys", "Keys held in state", ["side"], registry=r
+        )
+
+        # grows while keys stay flat: per-key containers are not capped as they should be
+        self.state_bytes = Gauge(
+            "fraud_warning_state_bytes",
+            "Estimated bytes of state (sampled per-key size x keys)",
+            ["side"],
+            registry=r,
+        )
+        # failures: a rule file was refused and the previous registry kept running
+        self.rule_reloads = Counter(
+            "fraud_warning_rule_reloads",
+            "Registry reloads by result",
+            ["result"],
+            registry=r,
         )
 
     def exposition(self) -> bytes:

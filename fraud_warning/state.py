@@ -11,6 +11,10 @@ so memory follows the active population, not the history.
 
 from __future__ import annotations
 
+import hashlib
+import itertools
+import sys
+from array import array
 from collections import deque
 from typing import Generic, TypeVar
 
@@ -27,36 +31,72 @@ CALL = 0
 SMS = 1
 
 
-class VictimState:
-    """What the engine remembers about one subscriber."""
+def number_key(number: str) -> int:
+    """An E.164 number as the integer of its digits: exact, 8 bytes in an array."""
+    return int(number[1:])
 
-    __slots__ = ("contacts", "inbound", "last_cell", "last_ts", "payees", "transfers")
+
+def account_key(account: str) -> int:
+    """A stable 63-bit key for an account id (the same in every process, unlike hash())."""
+    return int.from_bytes(hashlib.blake2b(account.encode(), digest_size=8).digest()) >> 1
+
+
+def _remember(keys: array[int], key: int, cap: int) -> None:
+    """Add `key` to a capped FIFO key array (oldest forgotten first)."""
+    if key in keys:
+        return
+    if len(keys) >= cap:
+        del keys[0]
+    keys.append(key)
+
+
+class VictimState:
+    """What the engine remembers about one subscriber.
+
+    Built for a million subscribers in window: known counterparties are 8-byte keys in
+    arrays, and the recent-event lists exist only once something was recorded.
+    """
+
+    __slots__ = ("_contacts", "_payees", "inbound", "last_cell", "last_ts", "transfers")
 
     def __init__(self) -> None:
-        self.contacts: dict[str, None] = {}
-        self.payees: dict[str, None] = {}
-        # (start_ts, number, duration_s, risky_origin, kind, has_url)
-        self.inbound: deque[tuple[float, str, int, bool, int, bool]] = deque(maxlen=MAX_INBOUND)
-        # (ts, payee_account, amount_cny, payee_was_new)
-        self.transfers: deque[tuple[float, str, float, bool]] = deque(maxlen=MAX_TRANSFERS)
+        self._contacts = array("q")
+        self._payees = array("q")
+        # (start_ts, number, duration_s, risky_origin, kind, has_url), oldest first
+        self.inbound: list[tuple[float, str, int, bool, int, bool]] | tuple[()] = ()
+        # (ts, payee_account, amount_cny, payee_was_new), oldest first
+        self.transfers: list[tuple[float, str, float, bool]] | tuple[()] = ()
         self.last_cell: str | None = None
         self.last_ts = 0.0
 
+    def knows(self, number: str) -> bool:
+        """Whether the subscriber reached out to `number` before (a contact)."""
+        return number_key(number) in self._contacts
+
     def add_contact(self, number: str) -> None:
-        contacts = self.contacts
-        if number in contacts:
-            return
-        if len(contacts) >= MAX_CONTACTS:
-            del contacts[next(iter(contacts))]
-        contacts[number] = None
+        _remember(self._contacts, number_key(number), MAX_CONTACTS)
+
+    def has_paid(self, account: str) -> bool:
+        return account_key(account) in self._payees
 
     def add_payee(self, account: str) -> None:
-        payees = self.payees
-        if account in payees:
+        _remember(self._payees, account_key(account), MAX_PAYEES)
+
+    def add_inbound(self, record: tuple[float, str, int, bool, int, bool]) -> None:
+        if not self.inbound:
+            self.inbound = [record]
             return
-        if len(payees) >= MAX_PAYEES:
-            del payees[next(iter(payees))]
-        payees[account] = None
+        self.inbound.append(record)
+        if len(self.inbound) > MAX_INBOUND:
+            del self.inbound[0]
+
+    def add_transfer(self, record: tuple[float, str, float, bool]) -> None:
+        if not self.transfers:
+            self.transfers = [record]
+            return
+        self.transfers.append(record)
+        if len(self.transfers) > MAX_TRANSFERS:
+            del self.transfers[0]
 
 
 class NumberState:
@@ -127,17 +167,38 @@ class NumberState:
 
 
 class PayeeState:
-    """Recent inbound transfers to one account."""
+    """Recent inbound transfers to one account, oldest first."""
 
     __slots__ = ("inbound", "last_ts")
 
     def __init__(self) -> None:
         # (ts, payer, amount_cny, payer_had_risk_context, payer_had_stranger_link_sms)
-        self.inbound: deque[tuple[float, str, float, bool, bool]] = deque(maxlen=MAX_PAYEE_INBOUND)
+        self.inbound: list[tuple[float, str, float, bool, bool]] = []
         self.last_ts = 0.0
+
+    def add(self, record: tuple[float, str, float, bool, bool]) -> None:
+        self.inbound.append(record)
+        if len(self.inbound) > MAX_PAYEE_INBOUND:
+            del self.inbound[0]
 
 
 S = TypeVar("S", VictimState, NumberState, PayeeState)
+
+
+def deep_size(obj: object, seen: set[int] | None = None) -> int:
+    """sys.getsizeof of an object and everything it holds (slots, containers), once each."""
+    seen = set() if seen is None else seen
+    if id(obj) in seen:
+        return 0
+    seen.add(id(obj))
+    size = sys.getsizeof(obj)
+    if isinstance(obj, dict):
+        size += sum(deep_size(k, seen) + deep_size(v, seen) for k, v in obj.items())
+    elif isinstance(obj, list | tuple | set | frozenset | deque | array):
+        size += sum(deep_size(item, seen) for item in obj)
+    elif hasattr(obj, "__slots__"):
+        size += sum(deep_size(getattr(obj, name), seen) for name in obj.__slots__)
+    return size
 
 
 class Keyed(Generic[S]):
@@ -170,6 +231,16 @@ class Keyed(Generic[S]):
         if state is None or state.last_ts < ts - self.retention_s:
             return None
         return state
+
+    def estimate_bytes(self, sample: int = 16) -> int:
+        """Bytes held: the mean deep size of up to `sample` keys' state times the key count."""
+        if not self._items:
+            return 0
+        sizes = [
+            sys.getsizeof(key) + deep_size(state)
+            for key, state in itertools.islice(self._items.items(), sample)
+        ]
+        return int(sum(sizes) / len(sizes) * len(self._items))
 
     def held(self, key: str) -> bool:
         """Whether `key` still occupies memory (expired or not)."""
@@ -214,6 +285,13 @@ class StateStore:
             + self.numbers.evict_idle(before, budget)
             + self.payees.evict_idle(before, budget)
         )
+
+    def estimate_bytes(self) -> dict[str, int]:
+        return {
+            "victims": self.victims.estimate_bytes(),
+            "numbers": self.numbers.estimate_bytes(),
+            "payees": self.payees.estimate_bytes(),
+        }
 
     def sizes(self) -> dict[str, int]:
         return {
