@@ -164,7 +164,14 @@ def rules(args: argparse.Namespace) -> int:
             raise CheckFailed(f"{len(str(exc).splitlines())} problem(s) in {directory}") from None
         raise UsageError(str(exc).splitlines()[0]) from None
     if args.rules_command == "validate":
-        print(f"{len(registry)} rule(s) in {directory}: ok")
+        from fraud_warning.ruletests import run_registry_tests
+
+        count, failures = run_registry_tests(registry)
+        for failure in failures:
+            print(failure, file=sys.stderr)
+        if failures:
+            raise CheckFailed(f"{len(failures)} of {count} rule test(s) failed in {directory}")
+        print(f"{len(registry)} rule(s) in {directory}: ok; {count} rule test(s) passed")
         return 0
     for rule in sorted(registry, key=lambda r: r.spec.id):
         s = rule.spec

@@ -87,6 +87,20 @@ class RuleError(ValueError):
     """A rule file that cannot be loaded; the message names file:line and the field."""
 
 
+class RuleTest(BaseModel):
+    """A rule's own example: events that must make it fire, or must leave it quiet.
+
+    Event `ts` may be an offset from the test's start (`+0s`, `+35m`, `+2h`) or an RFC 3339
+    time; `event_id` is filled in when absent. Checked by `fraud-warning rules validate`.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    expect: Literal["fire", "quiet"]
+    events: Annotated[list[dict[str, Any]], Field(min_length=1, max_length=500)]
+
+
 class RuleSpec(BaseModel):
     """The rule file schema: unknown keys are errors."""
 
@@ -109,6 +123,7 @@ class RuleSpec(BaseModel):
     falsepositives: list[str] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list)
     references: list[str] = Field(default_factory=list)
+    tests: list[RuleTest] = Field(default_factory=list)
 
     @field_validator("when")
     @classmethod
@@ -130,6 +145,7 @@ class Rule:
     all_of: tuple[ClauseKey, ...]
     any_of: tuple[tuple[ClauseKey, ...], ...]
     templates: tuple[tuple[str, tuple[tuple[str, int, float, str], ...]], ...]
+    test_lines: tuple[int, ...] = ()  # line of each entry of spec.tests, for messages
 
     @property
     def key(self) -> str:
@@ -262,7 +278,8 @@ def compile_rule(data: Any, lines: Mapping[tuple[str | int, ...], int], file: st
         _compile_template(text, names, file, _line(lines, ("reasons", i)))
         for i, text in enumerate(spec.reasons)
     )
-    return Rule(spec, file, all_of, any_of, templates)
+    test_lines = tuple(_line(lines, ("tests", i)) for i in range(len(spec.tests)))
+    return Rule(spec, file, all_of, any_of, templates, test_lines)
 
 
 def load_rule_file(path: Path) -> list[Rule]:
@@ -293,6 +310,7 @@ __all__ = [
     "Rule",
     "RuleError",
     "RuleSpec",
+    "RuleTest",
     "compile_rule",
     "load_rule_file",
 ]
