@@ -1,4 +1,10 @@
-"""`make bench` / `python -m bench`: run every benchmark, print figures, write JSON results."""
+"""`make bench` / `python -m bench`: run the engine benchmarks, print figures, write JSON.
+
+`python -m bench faust [...]` runs the Faust-on-tansu benchmark instead (needs the dev
+extra: it starts a broker). `python -m bench latency [...]`: embedded event-to-alert
+latency at half the maximum rate; `python -m bench memory [...]`: state bytes per
+subscriber and peak RSS with a million subscribers in window.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,20 @@ from bench import throughput
 
 
 def main() -> int:
-    return throughput.main(sys.argv[1:])
+    argv = sys.argv[1:]
+    if argv[:1] == ["faust"]:
+        from bench import faust_throughput  # imports Faust: only when asked for
+
+        return faust_throughput.main(argv[1:])
+    if argv[:1] == ["latency"]:
+        from bench import latency
+
+        return latency.main(argv[1:])
+    if argv[:1] == ["memory"]:
+        from bench import memory
+
+        return memory.main(argv[1:])
+    return throughput.main(argv)
 
 
 if __name__ == "__main__":

@@ -115,8 +115,6 @@ def schema(args: argparse.Namespace) -> int:
 
 
 def feed(args: argparse.Namespace) -> int:
-    if args.feed_command == "replay":
-        raise UsageError("feed replay is not built yet (issue: distributed runner)")
     from fraud_warning.feed.generate import generate_feed
 
     start = None

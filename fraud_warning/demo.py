@@ -142,6 +142,15 @@ def demo(args: argparse.Namespace) -> int:
             days=meta[1],
         )
         print(result.render())
+    # the desk's side of the loop: units drive to the door (fraud_warning.desk.simulate)
+    from fraud_warning.desk.simulate import show_visits
+
+    show_visits(
+        feed / "demo-tasks.jsonl",
+        engine.refdata.units,
+        feed / "labels.jsonl",
+        feed / "demo-visits.jsonl",
+    )
     print(f"\nalerts: {alerts_path}")
     return 0
 

@@ -20,6 +20,7 @@ it when several workers dispatch.
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 
 import numpy as np
+import numpy.typing as npt
 
 from fraud_warning.contracts import DispatchTask, Location, TaskStatus
 from fraud_warning.geo import haversine_m_many
@@ -67,6 +69,41 @@ class DispatchConfig:
         object.__setattr__(self, "targets_s", MappingProxyType(dict(self.targets_s)))
 
 
+def etas_s(
+    location: Location,
+    lats: npt.NDArray[np.float64],
+    lons: npt.NDArray[np.float64],
+    config: DispatchConfig,
+) -> npt.NDArray[np.float64]:
+    """Drive time in seconds from each unit (`lats[i]`, `lons[i]`) to `location`.
+
+    Shared by this in-memory dispatcher and the Redis-backed desk service, so both send
+    the same unit for the same positions.
+    """
+    distance_m = haversine_m_many(location.lat, location.lon, lats, lons)
+    result: npt.NDArray[np.float64] = distance_m * config.road_factor / (config.speed_kmh / 3.6)
+    return result
+
+
+def usable(location: Location | None) -> bool:
+    """True when a location can be driven to (known and finite)."""
+    return location is not None and math.isfinite(location.lat) and math.isfinite(location.lon)
+
+
+# "Jinjiang PS 1", "Wuhou Police Station 2", "Gaoxin 3" → the district before the suffix.
+_STATION_SUFFIX = re.compile(r"\s+(?:PS|police\s+station|station)?\s*\d*\s*$", re.IGNORECASE)
+
+
+def district_of(station: str) -> str:
+    """The district a police station serves, read from its name; SLA figures group by it.
+
+    >>> district_of("Jinjiang PS 1"), district_of("Wuhou"), district_of("")
+    ('Jinjiang', 'Wuhou', 'unknown')
+    """
+    name = _STATION_SUFFIX.sub("", station.strip())
+    return name or station.strip() or "unknown"
+
+
 class Dispatcher:
     """Assigns the nearest free unit by ETA; ties go to the smallest `unit_id`.
 
@@ -89,7 +126,6 @@ class Dispatcher:
         self._lons = np.array([unit.lon for unit in ordered], dtype=np.float64)
         # Event-time POSIX seconds until which each unit is busy; -inf means free.
         self._busy_until = np.full(len(ordered), -np.inf, dtype=np.float64)
-        self._speed_m_s = self.config.speed_kmh / 3.6
         self._tasks: dict[str, DispatchTask] = {}
 
     def dispatch(
@@ -144,13 +180,12 @@ class Dispatcher:
 
     def _nearest_free(self, location: Location | None, now_ts: float) -> tuple[int, float] | None:
         """(unit index, ETA in seconds) of the nearest free unit, or None if there is none."""
-        if location is None or not (math.isfinite(location.lat) and math.isfinite(location.lon)):
+        if location is None or not usable(location):
             return None
         free = self._busy_until <= now_ts
         if not free.any():
             return None
-        distance_m = haversine_m_many(location.lat, location.lon, self._lats, self._lons)
-        eta = np.where(free, distance_m * self.config.road_factor / self._speed_m_s, np.inf)
+        eta = np.where(free, etas_s(location, self._lats, self._lons, self.config), np.inf)
         index = int(np.argmin(eta))
         return index, float(eta[index])
 
@@ -169,4 +204,4 @@ class Dispatcher:
         return self._tasks.get(alert_id)
 
 
-__all__ = ["DispatchConfig", "Dispatcher"]
+__all__ = ["DispatchConfig", "Dispatcher", "district_of", "etas_s", "usable"]

@@ -1,0 +1,166 @@
+"""Topic names, partition count, broker URLs and record keys of the distributed runner.
+
+Keys, and why:
+- **victim key** (the `fw.events` record key): the callee of a call, the receiver of
+  an SMS, the payer of a transfer. The classic pattern ("a long call from a risky
+  number, then a first transfer to a new payee") is the *same* subscriber receiving
+  and then paying, so keying every event by the subscriber it happens *to* puts the
+  call and the transfer on one partition, in order, next to that subscriber's state.
+- **number key**: the caller of a call, the sender of an SMS. Number-side features
+  (one number reaching hundreds of subscribers) are aggregated per calling number,
+  which the victim key scatters over every partition; the worker re-keys calls and
+  SMS by it (a repartition topic) and publishes flagged numbers to a table every
+  worker sees. Transfers have no number side.
+- **payee key**: the payee account of a transfer (the money-mule viewpoint).
+
+Partitions are chosen with the Java/aiokafka/Faust partitioner (murmur2 of the key
+bytes), so a key lands on the same partition whoever produced it. librdkafka-based
+clients (confluent-kafka) default to CRC32 and must set `partitioner=murmur2_random`
+to agree.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from fraud_warning.settings import env
+from fraud_warning.wire import Call, Sms, Transfer, WireEvent
+
+DEFAULT_PORT = 9092
+DEFAULT_PARTITIONS = 8  # room for 8 workers; more partitions than workers is harmless
+SCHEMES = ("kafka", "fwkafka", "aiokafka")
+
+
+@dataclass(frozen=True)
+class Topics:
+    """The four topics of the wire contract (names overridable per deployment)."""
+
+    events: str = "fw.events"
+    alerts: str = "fw.alerts"
+    dispatch: str = "fw.dispatch"
+    dead_letter: str = "fw.dead-letter"
+
+    @classmethod
+    def from_env(cls) -> Topics:
+        """`FW_EVENTS_TOPIC`, `FW_ALERTS_TOPIC`, `FW_DISPATCH_TOPIC`, `FW_DEAD_LETTER_TOPIC`."""
+        d = cls()
+        return cls(
+            events=env("events_topic", d.events) or d.events,
+            alerts=env("alerts_topic", d.alerts) or d.alerts,
+            dispatch=env("dispatch_topic", d.dispatch) or d.dispatch,
+            dead_letter=env("dead_letter_topic", d.dead_letter) or d.dead_letter,
+        )
+
+
+def partitions_from_env() -> int:
+    """`FW_PARTITIONS`, else :data:`DEFAULT_PARTITIONS`."""
+    text = env("partitions")
+    if text is None:
+        return DEFAULT_PARTITIONS
+    value = int(text)
+    if value <= 0:
+        raise ValueError(f"FW_PARTITIONS must be positive: {value}")
+    return value
+
+
+def add_topic_flags(p: argparse.ArgumentParser) -> None:
+    """`--events-topic --alerts-topic --dispatch-topic --dead-letter-topic` (for the worker)."""
+    d = Topics.from_env()
+    g = p.add_argument_group("topics")
+    g.add_argument("--events-topic", default=d.events, help="input [FW_EVENTS_TOPIC; fw.events]")
+    g.add_argument("--alerts-topic", default=d.alerts, help="[FW_ALERTS_TOPIC; fw.alerts]")
+    g.add_argument("--dispatch-topic", default=d.dispatch, help="[FW_DISPATCH_TOPIC; fw.dispatch]")
+    g.add_argument(
+        "--dead-letter-topic", default=d.dead_letter, help="[FW_DEAD_LETTER_TOPIC; fw.dead-letter]"
+    )
+
+
+def topics_from_args(args: argparse.Namespace) -> Topics:
+    return Topics(args.events_topic, args.alerts_topic, args.dispatch_topic, args.dead_letter_topic)
+
+
+def bootstrap_servers(url: str) -> list[str]:
+    """`host:port` list from a broker URL: `kafka://a:9092;b:9092`, `a:9092,b`, `fwkafka://a`.
+
+    >>> bootstrap_servers("kafka://127.0.0.1:9092;127.0.0.2")
+    ['127.0.0.1:9092', '127.0.0.2:9092']
+    """
+    servers: list[str] = []
+    for part in url.replace(",", ";").split(";"):
+        part = part.strip()
+        if not part:
+            continue
+        scheme, sep, rest = part.partition("://")
+        if sep and scheme not in SCHEMES:
+            raise ValueError(f"not a Kafka URL: {part!r} (schemes: {', '.join(SCHEMES)})")
+        hostport = (rest if sep else part).split("/", 1)[0].split("?", 1)[0]
+        host, colon, port = hostport.rpartition(":")
+        if not colon:
+            host, port = hostport, str(DEFAULT_PORT)
+        if not host or not port.isdigit():
+            raise ValueError(f"not host:port: {part!r}")
+        servers.append(f"{host}:{port}")
+    if not servers:
+        raise ValueError(f"no broker in {url!r}")
+    return servers
+
+
+# Which field holds each viewpoint's key, per event type (the wire contract's names).
+VICTIM_FIELD: Mapping[str, str] = {"call": "callee", "sms": "receiver", "transfer": "payer"}
+NUMBER_FIELD: Mapping[str, str] = {"call": "caller", "sms": "sender"}
+PAYEE_FIELD: Mapping[str, str] = {"transfer": "payee_account"}
+
+_TYPE_OF: Mapping[type, str] = {Call: "call", Sms: "sms", Transfer: "transfer"}
+
+
+def _key(event: WireEvent | Mapping[str, object], fields: Mapping[str, str]) -> str | None:
+    if isinstance(event, Mapping):
+        kind = event.get("type")
+        field = fields.get(kind) if isinstance(kind, str) else None
+        value = event.get(field) if field else None
+    else:
+        field = fields.get(_TYPE_OF[type(event)])
+        value = getattr(event, field) if field else None
+    return value if isinstance(value, str) and value else None
+
+
+def victim_key(event: WireEvent | Mapping[str, object]) -> str | None:
+    """The subscriber the event happens to: callee, receiver or payer (None if absent)."""
+    return _key(event, VICTIM_FIELD)
+
+
+def number_key(event: WireEvent | Mapping[str, object]) -> str | None:
+    """The calling number: caller or SMS sender; None for transfers."""
+    return _key(event, NUMBER_FIELD)
+
+
+def payee_key(event: WireEvent | Mapping[str, object]) -> str | None:
+    """The receiving account of a transfer; None for calls and SMS."""
+    return _key(event, PAYEE_FIELD)
+
+
+def partition_for(key: bytes, partitions: int) -> int:
+    """The partition Kafka's default partitioner (Java, aiokafka, Faust) gives `key`."""
+    # imported here: the CLI may import this module just to build its parser
+    from aiokafka.partitioner import murmur2  # type: ignore[import-untyped]
+
+    return int(murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+__all__ = [
+    "DEFAULT_PARTITIONS",
+    "NUMBER_FIELD",
+    "PAYEE_FIELD",
+    "VICTIM_FIELD",
+    "Topics",
+    "add_topic_flags",
+    "bootstrap_servers",
+    "number_key",
+    "partition_for",
+    "partitions_from_env",
+    "payee_key",
+    "topics_from_args",
+    "victim_key",
+]
