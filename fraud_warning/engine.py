@@ -212,6 +212,18 @@ class Engine:
                 continue
             for i in idx.tolist():
                 per_row[i].append(_verdict(rule, values[i]))
+        for scorer in self.registry.scorers.get(kind, ()):  # LightGBM, on the same matrix
+            card, version = scorer.card, str(scorer.card.version)
+            fired = scorer.fire(matrix)
+            m.model_evaluations.labels(card.id, version).inc(fired.evaluated)
+            if not len(fired.rows):
+                continue
+            m.model_hits.labels(card.id, version, card.status).inc(len(fired.rows))
+            if not scorer.pages:
+                out.shadow_hits += len(fired.rows)
+                continue
+            for i, verdict in zip(fired.rows.tolist(), scorer.verdicts(fired), strict=True):
+                per_row[i].append(verdict)
         return [(rows[i].seq, rows[i], v) for i, v in per_row.items()]
 
     # -- rank, sink, dispatch ----------------------------------------------------------
@@ -289,6 +301,10 @@ def wanted_kinds(registry: Registry) -> dict[str, float]:
         name = EVENT_GATES.get(kind)
         index = CATALOGUE[kind].index(name) if name else -1
         wanted[kind] = dict(registry.gate(kind)).get(index, float("-inf"))
+    for kind, scorers in registry.scorers.items():
+        if scorers:  # a scorer reads every row above its own prefilter, not the rules' gate
+            gate = min(scorer.event_gate(EVENT_GATES.get(kind)) for scorer in scorers)
+            wanted[kind] = min(wanted.get(kind, gate), gate)
     return wanted
 
 

@@ -1,18 +1,24 @@
 """The model registry: every warning model by `id@version`, grouped by trigger kind.
 
-Rules come from `rules/**/*.yaml`; LightGBM scorers will come from `models/*/card.yaml`
-(their own issue: a models directory holding a scorer is refused with a clear
-"not yet" error rather than ignored).
+Rules come from `rules/**/*.yaml`; LightGBM scorers from `models/*/` (`card.yaml` +
+`model.txt`, see `fraud_warning.models`). A bad rule fails the load; a bad model is
+refused with a warning naming it and the rest of the registry keeps running, because a
+scorer only adds to what the rules already catch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fraud_warning.features import CATALOGUE
 from fraud_warning.rules import Rule, RuleError, load_rule_file
+
+if TYPE_CHECKING:
+    from fraud_warning.models.scorer import Scorer
 
 
 class RegistryError(ValueError):
@@ -23,12 +29,20 @@ class RegistryError(ValueError):
 class Registry:
     rules: tuple[Rule, ...]
     by_kind: dict[str, tuple[Rule, ...]] = field(default_factory=dict)
+    # LightGBM scorers the stream runs, by trigger kind (deprecated and table models left out)
+    scorers: dict[str, tuple[Scorer, ...]] = field(default_factory=dict)
+    models: tuple[Scorer, ...] = ()  # every model that loaded, for listing
+    model_problems: tuple[str, ...] = ()  # models refused at load, one line each
 
     @classmethod
-    def of(cls, rules: list[Rule]) -> Registry:
+    def of(
+        cls, rules: list[Rule], models: tuple[Scorer, ...] = (), problems: tuple[str, ...] = ()
+    ) -> Registry:
         active = [r for r in rules if r.spec.status != "deprecated"]
         by_kind = {kind: tuple(r for r in active if r.spec.on == kind) for kind in CATALOGUE}
-        return cls(tuple(rules), by_kind)
+        live = [m for m in models if m.card.status != "deprecated"]
+        scorers = {kind: tuple(m for m in live if m.card.trigger == kind) for kind in CATALOGUE}
+        return cls(tuple(rules), by_kind, scorers, models, problems)
 
     def gate(self, kind: str) -> tuple[tuple[int, float], ...]:
         """Lower bounds every rule of `kind` requires: ((feature index, bound), ...).
@@ -59,8 +73,18 @@ def _rule_files(directory: Path) -> list[Path]:
     return sorted(p for p in directory.rglob("*") if p.suffix in {".yaml", ".yml"} and p.is_file())
 
 
-def load_registry(rules_dir: Path | None, models_dir: Path | None = None) -> Registry:
-    """Load every rule; all problems are collected and reported together."""
+def _stderr(problem: str) -> None:
+    print(f"fraud-warning: warning: {problem}", file=sys.stderr)
+
+
+def load_registry(
+    rules_dir: Path | None,
+    models_dir: Path | None = None,
+    *,
+    warn: Callable[[str], None] = _stderr,
+) -> Registry:
+    """Load every rule and model. Rule problems are collected and raised together; a
+    refused model is passed to `warn` (stderr by default) and left out."""
     rules: list[Rule] = []
     problems: list[str] = []
     if rules_dir is not None:
@@ -78,14 +102,16 @@ def load_registry(rules_dir: Path | None, models_dir: Path | None = None) -> Reg
                 f"{rule.source}: duplicate rule id '{rule.spec.id}' (also in {seen[rule.spec.id]})"
             )
         seen[rule.spec.id] = rule.source
-    if models_dir is not None and models_dir.is_dir():
-        for card in sorted(models_dir.glob("*/card.yaml")):
-            problems.append(
-                f"{card}: LightGBM scorers are not supported yet (planned in the models issue)"
-            )
     if problems:
         raise RegistryError("\n".join(problems))
-    return Registry.of(rules)
+    if models_dir is None or not models_dir.is_dir():
+        return Registry.of(rules)
+    from fraud_warning.models.load import load_models  # LightGBM is imported only when used
+
+    loaded = load_models(models_dir, frozenset(seen))
+    for problem in loaded.problems:
+        warn(problem)
+    return Registry.of(rules, loaded.every, loaded.problems)
 
 
 __all__ = ["Registry", "RegistryError", "load_registry"]

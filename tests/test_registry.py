@@ -91,24 +91,28 @@ def test_every_problem_is_collected(tmp_path: Path) -> None:
     assert lines[1].startswith(f"{bad_feature}:10: when: unknown feature 'nope'")
 
 
-def test_bad_files_duplicates_and_models_all_reported_together(tmp_path: Path) -> None:
+def test_bad_files_and_duplicates_all_reported_together(tmp_path: Path) -> None:
     rules, models = tmp_path / "rules", tmp_path / "models"
     put(rules, "a.yaml", rule_yaml("dup"))
     put(rules, "b.yaml", rule_yaml("dup"))
     put(rules, "c.yaml", "id: [unclosed\n")
     put(models, "lgbm-1/card.yaml", "id: lgbm-1\n")
     lines = problems(rules, models)
-    assert len(lines) == 3
+    assert len(lines) == 2
     assert any("c.yaml:" in line and "invalid YAML" in line for line in lines)
     assert any("duplicate rule id 'dup'" in line for line in lines)
-    assert any("card.yaml" in line for line in lines)
 
 
-def test_model_cards_are_refused_as_not_supported_yet(tmp_path: Path) -> None:
-    card = put(tmp_path / "models", "scam-scorer/card.yaml", "id: scam-scorer\n")
-    (line,) = problems(None, tmp_path / "models")
-    assert line.startswith(f"{card}:")
-    assert "not supported yet" in line
+def test_a_bad_model_is_refused_by_name_and_the_rules_still_load(tmp_path: Path) -> None:
+    # scorers only add to the rules: a broken one warns and is left out (tests/models/)
+    put(tmp_path / "rules", "a.yaml", rule_yaml("rule-a"))
+    model = put(tmp_path / "models", "scam-scorer/card.yaml", "id: scam-scorer\n").parent
+    warnings: list[str] = []
+    registry = load_registry(tmp_path / "rules", tmp_path / "models", warn=warnings.append)
+    assert len(registry) == 1 and registry.models == ()
+    (line,) = warnings
+    assert line.startswith(f"{model}: refused: card.yaml:1:")
+    assert registry.model_problems == (line,)
 
 
 def test_models_dir_without_cards_is_fine(tmp_path: Path) -> None:
