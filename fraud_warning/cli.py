@@ -40,7 +40,7 @@ def _path(value: str | None) -> Path | None:
 def add_ref_flags(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("reference data (shared by every runner)")
     g.add_argument("--rules", default=env("rules"), help="rules directory [FW_RULES; ./rules]")
-    g.add_argument("--models", default=env("models"), help="models directory [FW_MODELS]")
+    g.add_argument("--models", default=env("models"), help="models directory [FW_MODELS; ./models]")
     g.add_argument("--cells", default=env("cells"), help="cells CSV/JSONL [FW_CELLS]")
     g.add_argument("--units", default=env("units"), help="police units CSV/JSONL [FW_UNITS]")
     g.add_argument(
@@ -51,7 +51,7 @@ def add_ref_flags(p: argparse.ArgumentParser) -> None:
 def ref_paths(args: argparse.Namespace) -> RefPaths:
     return RefPaths(
         rules=_path(args.rules) or default_dir("rules"),
-        models=_path(args.models),
+        models=_path(args.models) or default_dir("models"),
         cells=_path(args.cells),
         units=_path(args.units),
         subscribers=_path(args.subscribers),

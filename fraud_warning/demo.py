@@ -86,7 +86,7 @@ def demo(args: argparse.Namespace) -> int:
     )
     paths = RefPaths(
         rules=Path(args.rules) if args.rules else default_dir("rules"),
-        models=None,
+        models=default_dir("models"),
         cells=feed / "cells.csv",
         units=feed / "units.csv",
         subscribers=feed / "subscribers.csv",
