@@ -93,6 +93,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dispatch-out", default=env("dispatch_out"), help="dispatch tasks JSONL")
     p.add_argument("--dead-letter", default=env("dead_letter"), help="dead letters [beside --out]")
     p.add_argument("--metrics-out", default=env("metrics_out"), help="final Prometheus text")
+    p.add_argument(
+        "--desk",
+        default=env("desk_redis"),
+        help="also hand alerts to the desk on this Redis URL; the desk dispatches [FW_DESK_REDIS]",
+    )
+    p.add_argument(
+        "--desk-prefix",
+        default=env("redis_prefix", "fw"),
+        help="the desk's Redis key prefix [FW_REDIS_PREFIX; fw]",
+    )
     p.add_argument("--batch", type=_positive_int, default=int(env("batch", "2000") or 2000))
     p.add_argument("--quiet", action="store_true", help="no progress or summary on stderr")
 

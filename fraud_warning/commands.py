@@ -7,6 +7,7 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fraud_warning.cli import CheckFailed, UsageError, print_json, ref_paths
 from fraud_warning.embedded import RunStats, run_file
@@ -17,6 +18,10 @@ from fraud_warning.registry import RegistryError, load_registry
 from fraud_warning.settings import default_dir
 from fraud_warning.sinks import JsonlSink
 from fraud_warning.wiring import LoadError, build_engine
+
+if TYPE_CHECKING:
+    from fraud_warning.desk.sink import DeskSink
+    from fraud_warning.engine import Engine
 
 
 def _readable(path: Path, what: str) -> Path:
@@ -39,9 +44,10 @@ def score(args: argparse.Namespace) -> int:
     events = _readable(Path(args.events), "events file")
     out = Path(args.out)
     try:
-        engine = build_engine(ref_paths(args))
+        engine = build_engine(ref_paths(args), dispatch=not args.desk)
     except LoadError as exc:
         raise UsageError(exc.first_line) from None
+    desk_sink = _desk_sink(args, engine) if args.desk else None
     dead_path = Path(args.dead_letter) if args.dead_letter else dead_letter_path(out)
     progress = Progress("scoring", events.stat().st_size) if not args.quiet else None
     try:
@@ -58,6 +64,7 @@ def score(args: argparse.Namespace) -> int:
                 dead_letters=dead,
                 batch_size=args.batch,
                 progress=progress.update if progress else None,
+                on_output=(lambda o: desk_sink.write(o.alerts)) if desk_sink else None,
             )
     except OSError as exc:
         raise UsageError(f"cannot write output: {exc}") from None
@@ -68,7 +75,21 @@ def score(args: argparse.Namespace) -> int:
         Path(args.metrics_out).write_bytes(engine.metrics.exposition())
     if not args.quiet:
         print(summary_line(stats, dead_path), file=sys.stderr)
+    if desk_sink is not None:
+        if not desk_sink.flush():
+            raise CheckFailed(f"{desk_sink.pending} alert(s) not yet written to the desk")
+        if not args.quiet:
+            print(f"{desk_sink.written} alert(s) handed to the desk", file=sys.stderr)
     return 0
+
+
+def _desk_sink(args: argparse.Namespace, engine: Engine) -> DeskSink:
+    """The desk on --desk's Redis: it stores, ranks and dispatches what the engine emits."""
+    from fraud_warning.desk.commands import connect_desk
+    from fraud_warning.desk.sink import DeskSink
+
+    desk = connect_desk(args.desk, args.desk_prefix, engine.refdata)
+    return DeskSink(desk)
 
 
 def summary_line(stats: RunStats, dead_path: Path | None = None) -> str:

@@ -21,7 +21,8 @@ class LoadError(ValueError):
         return (lines[0] if lines else "load failed") + extra
 
 
-def build_engine(paths: RefPaths, *, clock: Clock | None = None) -> Engine:
+def build_engine(paths: RefPaths, *, clock: Clock | None = None, dispatch: bool = True) -> Engine:
+    """The engine for these paths; `dispatch=False` when a desk service dispatches."""
     try:
         registry = load_registry(paths.rules, paths.models)
     except RegistryError as exc:
@@ -30,7 +31,7 @@ def build_engine(paths: RefPaths, *, clock: Clock | None = None) -> Engine:
         refdata = load_refdata(paths.cells, paths.units, paths.subscribers)
     except RefDataError as exc:
         raise LoadError(str(exc)) from None
-    dispatcher = Dispatcher(refdata.units) if refdata.units else None
+    dispatcher = Dispatcher(refdata.units) if refdata.units and dispatch else None
     return Engine(registry, refdata, dispatcher=dispatcher, metrics=Metrics(), clock=clock)
 
 

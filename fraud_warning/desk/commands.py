@@ -17,6 +17,8 @@ import redis
 from fraud_warning.cli import CheckFailed, UsageError
 from fraud_warning.desk.connection import STORE_ERRORS, connect
 from fraud_warning.desk.keys import Keys
+from fraud_warning.desk.service import Desk
+from fraud_warning.refdata import RefData
 
 
 def _where(url: str) -> str:
@@ -45,13 +47,24 @@ def _keys(args: argparse.Namespace) -> Keys:
         raise UsageError(str(exc)) from None
 
 
+def connect_desk(url: str, prefix: str, refdata: RefData) -> Desk:
+    """A desk on the Redis at `url` (which must answer) under `prefix`, with these units."""
+    args = argparse.Namespace(redis=url, prefix=prefix)
+    return Desk(
+        _client(args),
+        keys=_keys(args),
+        subscribers=refdata.subscribers,
+        units=refdata.units,
+    )
+
+
 def serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
     from fraud_warning.desk.api import build_app
     from fraud_warning.desk.auth import Tokens
     from fraud_warning.desk.dispatcher import ServiceConfig, parse_targets
-    from fraud_warning.desk.service import Desk, DeskConfig
+    from fraud_warning.desk.service import DeskConfig
     from fraud_warning.dispatch import DispatchConfig
     from fraud_warning.refdata import RefDataError, load_refdata
 
