@@ -89,6 +89,12 @@ class Engine:
         self.numbers = IncidentBook(self.config.incident_ttl_s)
         self.realert = {r.key: r.spec.realert_s for r in registry}
         self._number_gate = registry.gate("number")
+        # metric children resolved once: a labels() lookup per rule per call adds up
+        self._evaluations = {
+            r.key: self.metrics.model_evaluations.labels(r.spec.id, str(r.spec.version))
+            for r in registry
+        }
+        self._seconds = {r.key: self.metrics.model_seconds.labels(r.spec.id) for r in registry}
         self.watermark = float("-inf")
         self._seq = 0
         self._next_housekeeping = float("-inf")
@@ -180,6 +186,7 @@ class Engine:
                 return []
         fired = []
         for rule in rules:
+            self._evaluations[rule.key].inc()
             if rule.matches(row):
                 self.metrics.model_hits.labels(
                     rule.spec.id, str(rule.spec.version), rule.spec.status
@@ -202,8 +209,10 @@ class Engine:
         m = self.metrics
         for rule in self.registry.by_kind.get(kind, ()):
             version = str(rule.spec.version)
-            m.model_evaluations.labels(rule.spec.id, version).inc(len(rows))
+            started = time.perf_counter()
+            self._evaluations[rule.key].inc(len(rows))
             idx = np.flatnonzero(cache.rule(rule))
+            self._seconds[rule.key].observe(time.perf_counter() - started)
             if not len(idx):
                 continue
             m.model_hits.labels(rule.spec.id, version, rule.spec.status).inc(len(idx))
@@ -214,7 +223,9 @@ class Engine:
                 per_row[i].append(_verdict(rule, values[i]))
         for scorer in self.registry.scorers.get(kind, ()):  # LightGBM, on the same matrix
             card, version = scorer.card, str(scorer.card.version)
+            started = time.perf_counter()
             fired = scorer.fire(matrix)
+            m.model_seconds.labels(card.id).observe(time.perf_counter() - started)
             m.model_evaluations.labels(card.id, version).inc(fired.evaluated)
             if not len(fired.rows):
                 continue
