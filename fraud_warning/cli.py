@@ -11,6 +11,7 @@ import importlib
 import json
 import sys
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import NoReturn
 
@@ -78,6 +79,17 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def rfc3339(text: str) -> datetime:
+    """An aware timestamp such as 2026-03-02T09:00:00+08:00 (argparse type)."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an RFC 3339 time: {text!r}") from None
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"needs a UTC offset, e.g. {text}+08:00")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="fraud-warning",
@@ -117,7 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--subscribers", type=_positive_int, default=20_000)
     p.add_argument("--hours", type=_positive_float, default=2.0)
     p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--start", default="2026-03-02T09:00:00+08:00", help="RFC 3339 start")
+    p.add_argument(
+        "--start", type=rfc3339, default="2026-03-02T09:00:00+08:00", help="RFC 3339 start"
+    )
     p.add_argument(
         "--fraud-rate",
         type=_positive_float,
@@ -144,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=3.0,
         help="victims per 1,000 subscribers per day",
     )
-    p.add_argument("--start", help="RFC 3339 start [2026-03-02T00:00:00+08:00]")
+    p.add_argument("--start", type=rfc3339, help="RFC 3339 start [2026-03-02T00:00:00+08:00]")
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--quiet", action="store_true")
     p = feed.add_parser("replay", help="publish a feed to Kafka in event-time order")

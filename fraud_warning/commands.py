@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -138,14 +137,6 @@ def schema(args: argparse.Namespace) -> int:
 def feed(args: argparse.Namespace) -> int:
     from fraud_warning.feed.generate import generate_feed
 
-    start = None
-    if args.start:
-        try:
-            start = datetime.fromisoformat(args.start)
-        except ValueError:
-            raise UsageError(f"--start is not an RFC 3339 time: {args.start!r}") from None
-        if start.tzinfo is None:
-            raise UsageError("--start needs a UTC offset, e.g. 2026-03-02T00:00:00+08:00")
     progress = Progress("generating", 1.0) if not args.quiet else None
     try:
         summary = generate_feed(
@@ -153,7 +144,7 @@ def feed(args: argparse.Namespace) -> int:
             subscribers=args.subscribers,
             hours=args.hours,
             seed=args.seed,
-            start=start,
+            start=args.start,
             fraud_rate=args.fraud_rate,
             progress=progress.update if progress else None,
         )
