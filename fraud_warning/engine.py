@@ -89,6 +89,7 @@ class Engine:
         self.numbers = IncidentBook(self.config.incident_ttl_s)
         self.realert = {r.key: r.spec.realert_s for r in registry}
         self._number_gate = registry.gate("number")
+        self._number_rows = 0
         # metric children resolved once: a labels() lookup per rule per call adds up
         self._evaluations = {
             r.key: self.metrics.model_evaluations.labels(r.spec.id, str(r.spec.version))
@@ -152,6 +153,10 @@ class Engine:
         for name, n in counts.items():
             if n:
                 self._m_events[name].inc(n)
+        if self._number_rows:
+            for rule in number_rules:
+                self._evaluations[rule.key].inc(self._number_rows)
+            self._number_rows = 0
         # an event creates at most a few keys; checking half a key per event per side still
         # sweeps the whole store every couple of key-lifetimes, in small slices
         self.store.evict_idle(self.watermark, budget=len(batch) // 2 + 16)
@@ -184,9 +189,9 @@ class Engine:
         for index, bound in self._number_gate:
             if row[index] < bound:
                 return []
+        self._number_rows += 1  # every number rule runs on this row (counted per batch)
         fired = []
         for rule in rules:
-            self._evaluations[rule.key].inc()
             if rule.matches(row):
                 self.metrics.model_hits.labels(
                     rule.spec.id, str(rule.spec.version), rule.spec.status

@@ -27,6 +27,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -147,7 +148,7 @@ class Rule:
     templates: tuple[tuple[str, tuple[tuple[str, int, float, str], ...]], ...]
     test_lines: tuple[int, ...] = ()  # line of each entry of spec.tests, for messages
 
-    @property
+    @cached_property
     def key(self) -> str:
         return f"{self.spec.id}@{self.spec.version}"
 

@@ -11,10 +11,8 @@ so memory follows the active population, not the history.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import sys
-from array import array
 from collections import deque
 from typing import Generic, TypeVar
 
@@ -31,37 +29,31 @@ CALL = 0
 SMS = 1
 
 
-def number_key(number: str) -> int:
-    """An E.164 number as the integer of its digits: exact, 8 bytes in an array."""
-    return int(number[1:])
-
-
-def account_key(account: str) -> int:
-    """A stable 63-bit key for an account id (the same in every process, unlike hash())."""
-    return int.from_bytes(hashlib.blake2b(account.encode(), digest_size=8).digest()) >> 1
-
-
-def _remember(keys: array[int], key: int, cap: int) -> None:
-    """Add `key` to a capped FIFO key array (oldest forgotten first)."""
+def _remember(keys: dict[str, None], key: str, cap: int) -> None:
+    """Add `key` to a capped insertion-ordered set (oldest forgotten first)."""
     if key in keys:
         return
     if len(keys) >= cap:
-        del keys[0]
-    keys.append(key)
+        del keys[next(iter(keys))]
+    keys[key] = None
+
+
+_EMPTY: dict[str, None] = {}  # shared read-only stand-in until a subscriber has any
 
 
 class VictimState:
     """What the engine remembers about one subscriber.
 
-    Built for a million subscribers in window: known counterparties are 8-byte keys in
-    arrays, and the recent-event lists exist only once something was recorded.
+    Known counterparties are insertion-ordered dicts (a hashed lookup per event: arrays of
+    8-byte keys were compact but their linear, boxing scans cost more than the rest of a
+    call's join); they and the recent-event lists exist only once something was recorded.
     """
 
     __slots__ = ("_contacts", "_payees", "inbound", "last_cell", "last_ts", "transfers")
 
     def __init__(self) -> None:
-        self._contacts = array("q")
-        self._payees = array("q")
+        self._contacts = _EMPTY
+        self._payees = _EMPTY
         # (start_ts, number, duration_s, risky_origin, kind, has_url), oldest first
         self.inbound: list[tuple[float, str, int, bool, int, bool]] | tuple[()] = ()
         # (ts, payee_account, amount_cny, payee_was_new), oldest first
@@ -71,16 +63,20 @@ class VictimState:
 
     def knows(self, number: str) -> bool:
         """Whether the subscriber reached out to `number` before (a contact)."""
-        return number_key(number) in self._contacts
+        return number in self._contacts
 
     def add_contact(self, number: str) -> None:
-        _remember(self._contacts, number_key(number), MAX_CONTACTS)
+        if self._contacts is _EMPTY:
+            self._contacts = {}
+        _remember(self._contacts, number, MAX_CONTACTS)
 
     def has_paid(self, account: str) -> bool:
-        return account_key(account) in self._payees
+        return account in self._payees
 
     def add_payee(self, account: str) -> None:
-        _remember(self._payees, account_key(account), MAX_PAYEES)
+        if self._payees is _EMPTY:
+            self._payees = {}
+        _remember(self._payees, account, MAX_PAYEES)
 
     def add_inbound(self, record: tuple[float, str, int, bool, int, bool]) -> None:
         if not self.inbound:
@@ -194,7 +190,7 @@ def deep_size(obj: object, seen: set[int] | None = None) -> int:
     size = sys.getsizeof(obj)
     if isinstance(obj, dict):
         size += sum(deep_size(k, seen) + deep_size(v, seen) for k, v in obj.items())
-    elif isinstance(obj, list | tuple | set | frozenset | deque | array):
+    elif isinstance(obj, list | tuple | set | frozenset | deque):
         size += sum(deep_size(item, seen) for item in obj)
     elif hasattr(obj, "__slots__"):
         size += sum(deep_size(getattr(obj, name), seen) for name in obj.__slots__)
