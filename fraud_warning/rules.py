@@ -42,7 +42,7 @@ from pydantic import (
 )
 
 from fraud_warning.features import CATALOGUE
-from fraud_warning.yamlsafe import YamlError, load_documents
+from fraud_warning.yamlsafe import YamlError, line_of, load_file, schema_error
 
 Status = Literal["experimental", "shadow", "stable", "deprecated"]
 Op = Literal["gt", "gte", "lt", "lte", "eq", "ne"]
@@ -211,12 +211,6 @@ class MaskCache:
         return mask
 
 
-def _line(lines: Mapping[tuple[str | int, ...], int], loc: tuple[str | int, ...]) -> int:
-    while loc and loc not in lines:
-        loc = loc[:-1]
-    return lines.get(loc, 1)
-
-
 def _compile_clauses(
     clauses: Clauses, names: tuple[str, ...], where: str, line: Callable[[str], int], file: str
 ) -> tuple[ClauseKey, ...]:
@@ -258,28 +252,22 @@ def compile_rule(data: Any, lines: Mapping[tuple[str | int, ...], int], file: st
     try:
         spec = RuleSpec.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = tuple(err["loc"])
-        field = ".".join(str(p) for p in loc) or "rule"
-        msg = err["msg"]
-        if err["type"] == "extra_forbidden":
-            msg = f"unknown field (expected one of: {', '.join(RuleSpec.model_fields)})"
-        raise RuleError(f"{file}:{_line(lines, loc)}: {field}: {msg}") from None
+        raise RuleError(schema_error(exc, lines, file, RuleSpec.model_fields, "rule")) from None
     names = CATALOGUE[spec.on]
 
-    def line_of(*loc: str | int) -> Callable[[str], int]:
-        return lambda feature: _line(lines, (*loc, feature))
+    def feature_line(*loc: str | int) -> Callable[[str], int]:
+        return lambda feature: line_of(lines, (*loc, feature))
 
-    all_of = _compile_clauses(spec.when, names, "when", line_of("when"), file)
+    all_of = _compile_clauses(spec.when, names, "when", feature_line("when"), file)
     any_of = tuple(
-        _compile_clauses(group, names, f"any[{i}]", line_of("any", i), file)
+        _compile_clauses(group, names, f"any[{i}]", feature_line("any", i), file)
         for i, group in enumerate(spec.any)
     )
     templates = tuple(
-        _compile_template(text, names, file, _line(lines, ("reasons", i)))
+        _compile_template(text, names, file, line_of(lines, ("reasons", i)))
         for i, text in enumerate(spec.reasons)
     )
-    test_lines = tuple(_line(lines, ("tests", i)) for i in range(len(spec.tests)))
+    test_lines = tuple(line_of(lines, ("tests", i)) for i in range(len(spec.tests)))
     return Rule(spec, file, all_of, any_of, templates, test_lines)
 
 
@@ -287,11 +275,7 @@ def load_rule_file(path: Path) -> list[Rule]:
     """Rules in one YAML file (one document per rule, or a list of rules)."""
     file = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RuleError(f"{file}:1: cannot read: {exc}") from None
-    try:
-        documents = load_documents(text, file)
+        documents = load_file(path)
     except YamlError as exc:
         raise RuleError(str(exc)) from None
     rules = []

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import itertools
 import sys
-from collections import deque
 from typing import Generic, TypeVar
 
 HOUR_S = 3600.0
@@ -190,7 +189,7 @@ def deep_size(obj: object, seen: set[int] | None = None) -> int:
     size = sys.getsizeof(obj)
     if isinstance(obj, dict):
         size += sum(deep_size(k, seen) + deep_size(v, seen) for k, v in obj.items())
-    elif isinstance(obj, list | tuple | set | frozenset | deque):
+    elif isinstance(obj, list | tuple | set | frozenset):
         size += sum(deep_size(item, seen) for item in obj)
     elif hasattr(obj, "__slots__"):
         size += sum(deep_size(getattr(obj, name), seen) for name in obj.__slots__)

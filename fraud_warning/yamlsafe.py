@@ -7,9 +7,12 @@ bounded, and every value's line is kept so errors can name `file:line`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import ValidationError
 
 MAX_BYTES = 256 * 1024
 MAX_NODES = 20_000
@@ -119,4 +122,34 @@ def _scalar(node: yaml.ScalarNode) -> Any:
         _CONSTRUCTOR.constructed_objects.clear()  # it caches every node it ever saw
 
 
-__all__ = ["YamlError", "load_documents"]
+def load_file(path: Path) -> list[tuple[Any, dict[Path_, int]]]:
+    """Every document in the UTF-8 file at `path`; YamlError names `file:line`."""
+    file = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise YamlError(f"{file}:1: cannot read: {exc}") from None
+    return load_documents(text, file)
+
+
+def line_of(lines: Mapping[Path_, int], loc: Path_) -> int:
+    """The line of `loc`, or of its nearest ancestor that has one."""
+    while loc and loc not in lines:
+        loc = loc[:-1]
+    return lines.get(loc, 1)
+
+
+def schema_error(
+    exc: ValidationError, lines: Mapping[Path_, int], file: str, fields: Iterable[str], root: str
+) -> str:
+    """`file:line: field: message` for the first error of a schema validation."""
+    err = exc.errors()[0]
+    loc = tuple(err["loc"])
+    field = ".".join(str(p) for p in loc) or root
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        msg = f"unknown field (expected one of: {', '.join(fields)})"
+    return f"{file}:{line_of(lines, loc)}: {field}: {msg}"
+
+
+__all__ = ["YamlError", "line_of", "load_documents", "load_file", "schema_error"]

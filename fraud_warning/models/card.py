@@ -23,7 +23,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 
 from fraud_warning.features import CATALOGUE
 from fraud_warning.models.calibrate import Calibration
-from fraud_warning.yamlsafe import YamlError, load_documents
+from fraud_warning.yamlsafe import YamlError, load_file, schema_error
 
 Status = Literal["experimental", "shadow", "stable", "deprecated"]
 TABLE = "table"  # the trigger of a model that reads a plain table, not the stream
@@ -127,11 +127,7 @@ def read_card(path: Path) -> ModelCard:
     """Parse and validate `card.yaml`; CardError names `file:line` and the field."""
     file = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CardError(f"{file}:1: cannot read: {exc}") from None
-    try:
-        documents = load_documents(text, file)
+        documents = load_file(path)
     except YamlError as exc:
         raise CardError(str(exc)) from None
     if len(documents) != 1 or not isinstance(documents[0][0], dict):
@@ -140,15 +136,7 @@ def read_card(path: Path) -> ModelCard:
     try:
         return ModelCard.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = tuple(err["loc"])
-        while loc and loc not in lines:
-            loc = loc[:-1]
-        where = ".".join(str(p) for p in err["loc"]) or "card"
-        msg = str(err["msg"]).removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            msg = f"unknown field (expected one of: {', '.join(ModelCard.model_fields)})"
-        raise CardError(f"{file}:{lines.get(loc, 1)}: {where}: {msg}") from None
+        raise CardError(schema_error(exc, lines, file, ModelCard.model_fields, "card")) from None
 
 
 def write_card(card: ModelCard, path: Path) -> None:
