@@ -185,7 +185,11 @@ def build_parser() -> argparse.ArgumentParser:
     rules = sub.add_parser("rules", help="the rule registry").add_subparsers(
         dest="rules_command", metavar="ACTION", required=True
     )
-    for name, text in (("validate", "load and check every rule"), ("list", "list the rules")):
+    for name, text in (
+        ("validate", "load and check every rule"),
+        ("list", "list the rules"),
+        ("lint", "findings with severities (error, warning, info); exit 1 on an error"),
+    ):
         p = rules.add_parser(name, help=text)
         p.add_argument("dir", nargs="?", default=env("rules"))
 

@@ -166,6 +166,8 @@ def feed(args: argparse.Namespace) -> int:
 
 def rules(args: argparse.Namespace) -> int:
     directory = Path(args.dir) if args.dir else default_dir("rules")
+    if args.rules_command == "lint":
+        return _lint(directory)
     try:
         registry = load_registry(directory)
     except RegistryError as exc:
@@ -186,6 +188,22 @@ def rules(args: argparse.Namespace) -> int:
     for rule in sorted(registry, key=lambda r: r.spec.id):
         s = rule.spec
         print(f"{rule.key:<45} {s.status:<12} {s.priority} on {s.on:<9} {s.typology:<28} {s.title}")
+    return 0
+
+
+def _lint(directory: Path) -> int:
+    from fraud_warning.lint import counts, lint_directory, rule_files
+
+    if not directory.is_dir():
+        raise UsageError(f"rules directory not found: {directory}")
+    findings = lint_directory(directory)
+    for finding in findings:
+        print(finding)
+    n = counts(findings)
+    total = f"{n['error']} error(s), {n['warning']} warning(s), {n['info']} info"
+    if n["error"]:
+        raise CheckFailed(f"{total} in {directory}")
+    print(f"{len(rule_files(directory))} rule file(s) in {directory}: {total}")
     return 0
 
 

@@ -52,12 +52,9 @@ class Registry:
         """
         bounds: dict[int, float] | None = None
         for rule in self.by_kind.get(kind, ()):
-            mine: dict[int, float] = {}
-            for index, op, value in rule.all_of:
-                if op in ("gt", "gte"):
-                    mine[index] = max(mine.get(index, float("-inf")), value)
+            mine = rule.gates
             if bounds is None:
-                bounds = mine
+                bounds = dict(mine)
             else:
                 bounds = {i: min(b, mine[i]) for i, b in bounds.items() if i in mine}
         return tuple(sorted((bounds or {}).items()))

@@ -1,9 +1,12 @@
 """Analyst rules: YAML data validated by a closed schema, compiled to column-wise masks.
 
 A rule names its trigger (`on`), clauses over the shared features (all of `when`, and
-at least one group of `any` when given), a score, and reason templates. Rules never
-execute code: clauses are (feature, comparison, number) triples and templates only
-substitute feature values. Shared clauses are evaluated once per batch for all rules.
+at least one group of `any` when given), and/or a `condition:` expression (and, or, not,
+parentheses, comparisons of a feature with a number; see :mod:`fraud_warning.expr`),
+a score, and reason templates. When both are given they must all hold. Rules never
+execute code: clauses are (feature, comparison, number) triples, a condition is parsed
+by the project's own grammar into a tree of such triples, and templates only substitute
+feature values. Shared clauses are evaluated once per batch for all rules.
 
 Example::
 
@@ -20,6 +23,12 @@ Example::
       payee_is_new: {eq: 1}
     score: 0.9
     reasons: ["{risky_call_s_2h/60:.0f} min on calls from risky origins in the last 2 h"]
+
+Or as an expression (here with an alternative added)::
+
+    condition: >-
+      risky_call_s_2h >= 900 and payee_is_new == 1
+      and (amount_cny >= 3000 or flagged_contact_24h > 0)
 """
 
 from __future__ import annotations
@@ -39,8 +48,10 @@ from pydantic import (
     Field,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
+from fraud_warning.expr import Condition, ExprError, parse
 from fraud_warning.features import CATALOGUE
 from fraud_warning.yamlsafe import YamlError, line_of, load_file, schema_error
 
@@ -116,8 +127,9 @@ class RuleSpec(BaseModel):
     priority: Literal["P1", "P2", "P3"]
     owner: Annotated[str, Field(min_length=1)]
     on: Literal["transfer", "call", "sms", "number"]
-    when: Clauses
+    when: Clauses = Field(default_factory=dict)
     any: list[Clauses] = Field(default_factory=list)
+    condition: str | None = None
     score: Annotated[float, Field(gt=0, le=1), NotBool]
     realert_s: Annotated[float, Field(ge=0, le=7 * 86400), NotBool] = 3600.0
     reasons: Annotated[list[str], Field(min_length=1)]
@@ -133,6 +145,12 @@ class RuleSpec(BaseModel):
             raise ValueError("a rule needs at least one clause in 'when'")
         return value
 
+    @model_validator(mode="after")
+    def _has_a_condition(self) -> RuleSpec:
+        if not self.when and not self.any and self.condition is None:
+            raise ValueError("a rule needs clauses in 'when' or a 'condition'")
+        return self
+
 
 ClauseKey = tuple[int, str, float]
 
@@ -147,10 +165,24 @@ class Rule:
     any_of: tuple[tuple[ClauseKey, ...], ...]
     templates: tuple[tuple[str, tuple[tuple[str, int, float, str], ...]], ...]
     test_lines: tuple[int, ...] = ()  # line of each entry of spec.tests, for messages
+    condition: Condition | None = None  # the parsed `condition:`, ANDed with when/any
 
     @cached_property
     def key(self) -> str:
         return f"{self.spec.id}@{self.spec.version}"
+
+    @cached_property
+    def gates(self) -> dict[int, float]:
+        """{feature index: lower bound} every firing row reaches: the `gt`/`gte` clauses of
+        `when` and the top-level `and` of `feature >= c` in `condition` (see Registry.gate)."""
+        bounds: dict[int, float] = {}
+        for index, op, value in self.all_of:
+            if op in ("gt", "gte"):
+                bounds[index] = max(bounds.get(index, float("-inf")), value)
+        if self.condition is not None:
+            for index, value in self.condition.gates().items():
+                bounds[index] = max(bounds.get(index, float("-inf")), value)
+        return bounds
 
     @property
     def pages(self) -> bool:
@@ -161,9 +193,11 @@ class Rule:
         """Scalar evaluation of one feature row (the number side runs per event)."""
         if not all(_SCALAR_OPS[op](row[i], v) for i, op, v in self.all_of):
             return False
-        return not self.any_of or any(
+        if self.any_of and not any(
             all(_SCALAR_OPS[op](row[i], v) for i, op, v in group) for group in self.any_of
-        )
+        ):
+            return False
+        return self.condition is None or self.condition.holds(row)
 
     def reasons(self, row: Sequence[float]) -> list[str]:
         out = []
@@ -208,6 +242,8 @@ class MaskCache:
                     part &= self.clause(key)
                 either |= part
             mask &= either
+        if rule.condition is not None:
+            mask &= rule.condition.mask(self.clause)
         return mask
 
 
@@ -267,26 +303,37 @@ def compile_rule(data: Any, lines: Mapping[tuple[str | int, ...], int], file: st
         _compile_template(text, names, file, line_of(lines, ("reasons", i)))
         for i, text in enumerate(spec.reasons)
     )
+    condition = None
+    if spec.condition is not None:
+        try:
+            condition = parse(spec.condition, names, spec.on)
+        except ExprError as exc:
+            raise RuleError(f"{file}:{line_of(lines, ('condition',))}: condition: {exc}") from None
     test_lines = tuple(line_of(lines, ("tests", i)) for i in range(len(spec.tests)))
-    return Rule(spec, file, all_of, any_of, templates, test_lines)
+    return Rule(spec, file, all_of, any_of, templates, test_lines, condition)
+
+
+def rule_documents(path: Path) -> list[tuple[Any, Mapping[tuple[str | int, ...], int]]]:
+    """(data, {path: line}) of every rule in one YAML file: one per document, or one per
+    item of a document that is a list. YamlError becomes RuleError."""
+    try:
+        documents = load_file(path)
+    except YamlError as exc:
+        raise RuleError(str(exc)) from None
+    out: list[tuple[Any, Mapping[tuple[str | int, ...], int]]] = []
+    for data, lines in documents:
+        if isinstance(data, list):
+            for i, item in enumerate(data):
+                out.append((item, {k[1:]: v for k, v in lines.items() if k[:1] == (i,)}))
+        else:
+            out.append((data, lines))
+    return out
 
 
 def load_rule_file(path: Path) -> list[Rule]:
     """Rules in one YAML file (one document per rule, or a list of rules)."""
     file = str(path)
-    try:
-        documents = load_file(path)
-    except YamlError as exc:
-        raise RuleError(str(exc)) from None
-    rules = []
-    for data, lines in documents:
-        if isinstance(data, list):
-            for i, item in enumerate(data):
-                sub = {k[1:]: v for k, v in lines.items() if k[:1] == (i,)}
-                rules.append(compile_rule(item, sub, file))
-        else:
-            rules.append(compile_rule(data, lines, file))
-    return rules
+    return [compile_rule(data, lines, file) for data, lines in rule_documents(path)]
 
 
 __all__ = [
@@ -298,4 +345,5 @@ __all__ = [
     "RuleTest",
     "compile_rule",
     "load_rule_file",
+    "rule_documents",
 ]
