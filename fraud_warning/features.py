@@ -8,9 +8,18 @@ Windows look back from the trigger's event time.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from fraud_warning.state import CALL, HOUR_S, SMS, Keyed, NumberState, PayeeState, VictimState
+from fraud_warning.state import (
+    CALL,
+    HOUR_S,
+    SMS,
+    NumberState,
+    PayeeState,
+    VictimState,
+    flag_live,
+)
 
 WINDOW_2H = 2 * HOUR_S
 WINDOW_24H = 24 * HOUR_S
@@ -25,7 +34,7 @@ VICTIM_CONTEXT = (
     "risky_call_s_2h",  # the same, calls from overseas / VoIP gateway / virtual operator (s)
     "max_noncontact_call_s_2h",  # the longest such call (s)
     "since_noncontact_call_s",  # since the last stranger's call >= 60 s ended (0 = on it now)
-    "caller_fanout_max_2h",  # highest distinct-callees-per-hour among those callers
+    "caller_fanout_max_2h",  # highest distinct-callees-per-hour of those callers, at the call
     "flagged_contact_24h",  # flagged fraud numbers that talked >= 60 s or sent a link, 24 h
     "flagged_call_s_24h",  # talk time with flagged fraud numbers, 24 h (s)
     "url_sms_unknown_24h",  # SMS with a link from non-contact, non-service senders, 24 h
@@ -84,26 +93,28 @@ class FeatureConfig:
 
 
 def victim_context(
-    victim: VictimState, ts: float, numbers: Keyed[NumberState], elderly: bool
+    victim: VictimState, ts: float, flags: Mapping[str, float], elderly: bool
 ) -> list[float]:
-    """The VICTIM_CONTEXT values for a subscriber at event time `ts`."""
+    """The VICTIM_CONTEXT values for a subscriber at event time `ts`.
+
+    Reads only the subscriber's own state and the flag table (number → flagged at), so
+    a runner partitioned by subscriber computes it without the number side's state.
+    """
     call_s = risky_s = max_s = 0.0
     since = NO_CONTACT_S
     fanout = 0.0
     url_sms = sms_2h = 0
     flagged: set[str] = set()
     flagged_s = 0.0
-    seen_callers: set[str] = set()
     start_2h = ts - WINDOW_2H
     start_24h = ts - WINDOW_24H
-    for start, number, duration, risky, kind, has_url in reversed(victim.inbound):
+    for start, number, duration, risky, kind, has_url, caller_fanout in reversed(victim.inbound):
         if start < start_24h:
             break
         if start > ts:
             continue  # a late-arriving earlier trigger must not see later contacts
-        state = numbers.get(number, ts)
         # a flagged number only counts once it engaged: a ring that was hung up on is no risk
-        if state is not None and (duration >= LONG_CALL_S or has_url) and state.flagged(ts):
+        if (duration >= LONG_CALL_S or has_url) and flag_live(flags.get(number), ts):
             flagged.add(number)
             flagged_s += duration
         if kind == SMS:
@@ -121,9 +132,8 @@ def victim_context(
             max_s = duration
         if duration >= LONG_CALL_S:
             since = min(since, max(0.0, ts - (start + duration)))
-        if state is not None and number not in seen_callers:
-            seen_callers.add(number)
-            fanout = max(fanout, state.hourly(ts)[0])
+        if caller_fanout > fanout:
+            fanout = caller_fanout
     # link SMS are left out: one in seven ordinary payers got one from a stranger today
     context = call_s >= RISK_CONTEXT_CALL_S or len(flagged) > 0
     return [
@@ -141,10 +151,8 @@ def victim_context(
     ]
 
 
-def transfer_features(
-    victim: VictimState, payee: PayeeState | None, account: str, amount: float, ts: float
-) -> list[float]:
-    """The TRANSFER values; state is read before this transfer is applied."""
+def payer_features(victim: VictimState, account: str, amount: float, ts: float) -> list[float]:
+    """The payer's half of TRANSFER; state is read before this transfer is applied."""
     is_new = not victim.has_paid(account)
     n2 = n24 = 1 if is_new else 0
     a2 = a24 = amount if is_new else 0.0
@@ -158,6 +166,11 @@ def transfer_features(
         if t >= ts - WINDOW_2H:
             n2 += 1
             a2 += amt
+    return [amount, 1.0 if is_new else 0.0, float(n2), a2, float(n24), a24]
+
+
+def payee_features(payee: PayeeState | None, ts: float) -> list[float]:
+    """The payee account's half of TRANSFER: its payers in the 24 h before `ts`."""
     payers: set[str] = set()
     risky: set[str] = set()
     large: set[str] = set()
@@ -176,12 +189,6 @@ def transfer_features(
             if amt >= LARGE_TRANSFER_CNY:
                 large.add(payer)
     return [
-        amount,
-        1.0 if is_new else 0.0,
-        float(n2),
-        a2,
-        float(n24),
-        a24,
         float(len(payers)),
         float(len(risky)),
         len(risky) / len(payers) if payers else 0.0,
@@ -191,17 +198,12 @@ def transfer_features(
     ]
 
 
-def caller_features(
-    number: NumberState | None, duration_s: int, risky: bool, ts: float
-) -> list[float]:
-    fanout = number.hourly(ts)[0] if number is not None else 0.0
-    flagged = number is not None and number.flagged(ts)
+def caller_features(duration_s: int, risky: bool, fanout: float, flagged: bool) -> list[float]:
+    """CALL_VICTIM: the call, and the caller's fan-out and flag as the number side saw them."""
     return [float(duration_s), 1.0 if risky else 0.0, fanout, 1.0 if flagged else 0.0]
 
 
-def sender_features(number: NumberState | None, has_url: bool, ts: float) -> list[float]:
-    fanout = number.hourly(ts)[0] if number is not None else 0.0
-    flagged = number is not None and number.flagged(ts)
+def sender_features(has_url: bool, fanout: float, flagged: bool) -> list[float]:
     return [1.0 if has_url else 0.0, 1.0 if flagged else 0.0, fanout]
 
 
@@ -217,7 +219,8 @@ __all__ = [
     "FeatureConfig",
     "caller_features",
     "number_features",
+    "payee_features",
+    "payer_features",
     "sender_features",
-    "transfer_features",
     "victim_context",
 ]

@@ -1,5 +1,17 @@
 """Join stage: applies each event to the three viewpoints' state and snapshots features.
 
+Each viewpoint is a side that reads and writes only its own keys' state:
+
+- the number side (key: calling number / SMS sender) keeps the call shape per number
+  and hands the victim side the caller's fan-out and flag at the call;
+- the victim side (key: subscriber) keeps contacts, strangers' contacts and transfers,
+  and reads the number side only through the flag table;
+- the payee side (key: payee account) keeps each account's recent payers.
+
+The embedded runner calls the three in turn on one store (:class:`Joiner`); the
+distributed runner runs each side in its own stage, keyed by its own key, and passes
+the same values between them, so both compute the same rows.
+
 Snapshots are taken from state as it was *before* the event is applied (a transfer's
 payee is "new" if the payer had not paid it before), then the event is applied.
 Only trigger kinds that have models are snapshotted, so unused features cost nothing.
@@ -8,61 +20,87 @@ Only trigger kinds that have models are snapshotted, so unused features cost not
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import NamedTuple
 
 from fraud_warning.features import (
     VICTIM_CONTEXT,
     FeatureConfig,
     caller_features,
     number_features,
+    payee_features,
+    payer_features,
     sender_features,
-    transfer_features,
     victim_context,
 )
 from fraud_warning.refdata import RefData, is_elderly
-from fraud_warning.state import CALL, HOUR_S, MAX_FANOUT_SET, SMS, StateStore
+from fraud_warning.state import (
+    CALL,
+    HOUR_S,
+    MAX_FANOUT_SET,
+    SMS,
+    Keyed,
+    NumberState,
+    PayeeState,
+    StateStore,
+    VictimState,
+)
 from fraud_warning.wire import RISKY_ORIGINS, Call, Sms, Transfer
 
 LINK_SMS = VICTIM_CONTEXT.index("url_sms_unknown_24h")
+RISK_CONTEXT = VICTIM_CONTEXT.index("risk_context")
 SHORT_CALL_S = 30
 LONG_CALL_S = 300
 
 
-class Joiner:
+class Caller(NamedTuple):
+    """What the number side tells the victim side about a caller (or SMS sender) at one
+    event: its distinct callees in the last hour and whether it was flagged, both taken
+    after the event was counted and before the number's rules ran on it."""
+
+    fanout: float
+    flagged: bool
+
+
+class PayerHalf(NamedTuple):
+    """What the victim side hands the payee side for one transfer."""
+
+    context: list[float]  # VICTIM_CONTEXT of the payer
+    payer: list[float] | None  # the payer's half of TRANSFER; None below the amount gate
+
+
+class Sides:
+    """Site data and wanted trigger kinds shared by the three sides."""
+
     def __init__(
-        self,
-        store: StateStore,
-        refdata: RefData,
-        wanted: Mapping[str, float],
-        config: FeatureConfig | None = None,
+        self, refdata: RefData, wanted: Mapping[str, float], config: FeatureConfig | None = None
     ) -> None:
         """`wanted` maps each trigger kind that has models to the least value of its
         event-level gate feature (a call's duration, a transfer's amount) any model needs:
         below it the row is not built at all."""
-        self.store = store
         self.config = config or FeatureConfig()
         self._service = self.config.service_prefixes
-        self._elderly = {m for m, s in refdata.subscribers.items() if is_elderly(s.age_band)}
+        self.elderly = frozenset(
+            m for m, s in refdata.subscribers.items() if is_elderly(s.age_band)
+        )
         self.kinds = frozenset(wanted)
-        self._min_call_s = wanted.get("call", float("inf"))
-        self._min_amount = wanted.get("transfer", float("inf"))
+        self.min_call_s = wanted.get("call", float("inf"))
+        self.min_amount = wanted.get("transfer", float("inf"))
 
     def is_service(self, number: str) -> bool:
         return number.startswith(self._service)
 
-    def call(self, ev: Call, ts: float) -> tuple[list[float] | None, list[float] | None]:
-        """Apply a call; returns (callee-side row, caller-number row), each if wanted."""
-        store = self.store
-        risky = ev.origin in RISKY_ORIGINS
-        caller = ev.caller
-        callee_state = store.victims.touch(ev.callee, ts)
-        if ev.callee_cell:
-            callee_state.last_cell = ev.callee_cell
-        caller_state = store.victims.touch(caller, ts)
-        if ev.caller_cell:
-            caller_state.last_cell = ev.caller_cell
-        caller_state.add_contact(ev.callee)  # whom you call is someone you know
 
-        number = store.numbers.touch(caller, ts)
+class NumberSide:
+    """Number-side state: keyed by the calling number (or the SMS sender)."""
+
+    def __init__(self, sides: Sides, numbers: Keyed[NumberState]) -> None:
+        self.sides = sides
+        self.numbers = numbers
+
+    def call(self, ev: Call, ts: float) -> tuple[Caller, list[float] | None]:
+        """Count a call; returns the caller as the victim side sees it and the number's
+        own row when number rules should run on it."""
+        number = self.numbers.touch(ev.caller, ts)
         number.roll(int(ts // HOUR_S))
         number.calls += 1
         if len(number.callees) < MAX_FANOUT_SET:
@@ -71,56 +109,133 @@ class Joiner:
             number.short_calls += 1
         elif ev.duration_s >= LONG_CALL_S:
             number.long_calls += 1
-        number.risky_origin = risky
+        number.risky_origin = ev.origin in RISKY_ORIGINS
+        flagged = number.flagged(ts)
+        caller = Caller(number.hourly(ts)[0], flagged)
+        row = None
+        if "number" in self.sides.kinds and not flagged and not self.sides.is_service(ev.caller):
+            row = number_features(number, ts)
+        return caller, row
 
-        stranger = not self.is_service(caller) and not callee_state.knows(caller)
-        victim_row = None
-        if stranger:
-            # appended first: a warning raised on this call should count this call
-            callee_state.add_inbound((ts, caller, ev.duration_s, risky, CALL, False))
-            if ev.duration_s >= self._min_call_s:
-                victim_row = victim_context(
-                    callee_state, ts, store.numbers, ev.callee in self._elderly
-                ) + caller_features(number, ev.duration_s, risky, ts)
-        number_row = None
-        if "number" in self.kinds and not self.is_service(caller) and not number.flagged(ts):
-            number_row = number_features(number, ts)
-        return victim_row, number_row
-
-    def sms(self, ev: Sms, ts: float) -> list[float] | None:
-        store = self.store
-        receiver = store.victims.touch(ev.receiver, ts)
-        sender = store.victims.touch(ev.sender, ts)
-        if ev.sender_cell:
-            sender.last_cell = ev.sender_cell
-        sender.add_contact(ev.receiver)
-        number = store.numbers.touch(ev.sender, ts)
+    def sms(self, ev: Sms, ts: float) -> Caller:
+        number = self.numbers.touch(ev.sender, ts)
         number.roll(int(ts // HOUR_S))
         if len(number.callees) < MAX_FANOUT_SET:
             number.callees.add(ev.receiver)
-        if self.is_service(ev.sender) or receiver.knows(ev.sender):
+        return Caller(number.hourly(ts)[0], number.flagged(ts))
+
+
+class VictimSide:
+    """Victim-side state: keyed by subscriber; reads the number side only via `flags`."""
+
+    def __init__(
+        self, sides: Sides, victims: Keyed[VictimState], flags: Mapping[str, float]
+    ) -> None:
+        self.sides = sides
+        self.victims = victims
+        self.flags = flags
+
+    def call_made(self, ev: Call, ts: float) -> None:
+        """The caller's half of a call: whom you call is someone you know."""
+        state = self.victims.touch(ev.caller, ts)
+        if ev.caller_cell:
+            state.last_cell = ev.caller_cell
+        state.add_contact(ev.callee)
+
+    def call_received(self, ev: Call, ts: float, caller: Caller) -> list[float] | None:
+        """The callee's half: a stranger's call is recorded; returns the call row if wanted."""
+        state = self.victims.touch(ev.callee, ts)
+        if ev.callee_cell:
+            state.last_cell = ev.callee_cell
+        sides = self.sides
+        if sides.is_service(ev.caller) or state.knows(ev.caller):
+            return None
+        risky = ev.origin in RISKY_ORIGINS
+        # appended first: a warning raised on this call should count this call
+        state.add_inbound((ts, ev.caller, ev.duration_s, risky, CALL, False, caller.fanout))
+        if ev.duration_s < sides.min_call_s:
+            return None
+        context = victim_context(state, ts, self.flags, ev.callee in sides.elderly)
+        return context + caller_features(ev.duration_s, risky, caller.fanout, caller.flagged)
+
+    def sms_sent(self, ev: Sms, ts: float) -> None:
+        state = self.victims.touch(ev.sender, ts)
+        if ev.sender_cell:
+            state.last_cell = ev.sender_cell
+        state.add_contact(ev.receiver)
+
+    def sms_received(self, ev: Sms, ts: float, sender: Caller) -> list[float] | None:
+        state = self.victims.touch(ev.receiver, ts)
+        sides = self.sides
+        if sides.is_service(ev.sender) or state.knows(ev.sender):
             return None
         has_url = bool(ev.has_url)
-        receiver.add_inbound((ts, ev.sender, 0, False, SMS, has_url))
-        if "sms" not in self.kinds:
+        state.add_inbound((ts, ev.sender, 0, False, SMS, has_url, sender.fanout))
+        if "sms" not in sides.kinds:
             return None
-        return victim_context(
-            receiver, ts, store.numbers, ev.receiver in self._elderly
-        ) + sender_features(number, has_url, ts)
+        context = victim_context(state, ts, self.flags, ev.receiver in sides.elderly)
+        return context + sender_features(has_url, sender.fanout, sender.flagged)
 
-    def transfer(self, ev: Transfer, ts: float) -> list[float] | None:
-        store = self.store
-        payer = store.victims.touch(ev.payer, ts)
-        payee = store.payees.touch(ev.payee_account, ts)
-        context = victim_context(payer, ts, store.numbers, ev.payer in self._elderly)
-        row = None
-        if ev.amount_cny >= self._min_amount:
-            row = context + transfer_features(payer, payee, ev.payee_account, ev.amount_cny, ts)
+    def transfer(self, ev: Transfer, ts: float) -> PayerHalf:
+        """The payer's half of a transfer, then the transfer is recorded."""
+        payer = self.victims.touch(ev.payer, ts)
+        context = victim_context(payer, ts, self.flags, ev.payer in self.sides.elderly)
+        half = None
+        if ev.amount_cny >= self.sides.min_amount:
+            half = payer_features(payer, ev.payee_account, ev.amount_cny, ts)
         was_new = not payer.has_paid(ev.payee_account)
         payer.add_transfer((ts, ev.payee_account, ev.amount_cny, was_new))
         payer.add_payee(ev.payee_account)
-        payee.add((ts, ev.payer, ev.amount_cny, context[-1] > 0, context[LINK_SMS] > 0))
+        return PayerHalf(context, half)
+
+
+class PayeeSide:
+    """Payee-side state: keyed by the receiving account."""
+
+    def __init__(self, payees: Keyed[PayeeState]) -> None:
+        self.payees = payees
+
+    def transfer(self, ev: Transfer, ts: float, half: PayerHalf) -> list[float] | None:
+        """Complete the transfer row (when the payer's half was wanted), then record it."""
+        payee = self.payees.touch(ev.payee_account, ts)
+        row = None
+        if half.payer is not None:
+            row = half.context + half.payer + payee_features(payee, ts)
+        context = half.context
+        payee.add((ts, ev.payer, ev.amount_cny, context[RISK_CONTEXT] > 0, context[LINK_SMS] > 0))
         return row
 
 
-__all__ = ["Joiner"]
+class Joiner:
+    """The three sides on one store, in the order the distributed stages run them."""
+
+    def __init__(
+        self,
+        store: StateStore,
+        refdata: RefData,
+        wanted: Mapping[str, float],
+        config: FeatureConfig | None = None,
+    ) -> None:
+        self.store = store
+        self.sides = Sides(refdata, wanted, config)
+        self.kinds = self.sides.kinds
+        self.number = NumberSide(self.sides, store.numbers)
+        self.victim = VictimSide(self.sides, store.victims, store.flags)
+        self.payee = PayeeSide(store.payees)
+
+    def call(self, ev: Call, ts: float) -> tuple[list[float] | None, list[float] | None]:
+        """Apply a call; returns (callee-side row, caller-number row), each if wanted."""
+        caller, number_row = self.number.call(ev, ts)
+        self.victim.call_made(ev, ts)
+        return self.victim.call_received(ev, ts, caller), number_row
+
+    def sms(self, ev: Sms, ts: float) -> list[float] | None:
+        sender = self.number.sms(ev, ts)
+        self.victim.sms_sent(ev, ts)
+        return self.victim.sms_received(ev, ts, sender)
+
+    def transfer(self, ev: Transfer, ts: float) -> list[float] | None:
+        return self.payee.transfer(ev, ts, self.victim.transfer(ev, ts))
+
+
+__all__ = ["Caller", "Joiner", "NumberSide", "PayeeSide", "PayerHalf", "Sides", "VictimSide"]

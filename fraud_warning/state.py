@@ -22,6 +22,10 @@ MAX_INBOUND = 32  # recent contacts from strangers (calls and SMS)
 MAX_TRANSFERS = 32
 MAX_PAYEE_INBOUND = 64
 MAX_FANOUT_SET = 1024  # a number's distinct callees per hour saturate here
+# A flag lasts a day (the victim context's longest window), then the number's rules may
+# flag it again. Its own lifetime, not the number state's, so a victim-side reader that
+# only ever saw the flag (the distributed runner's flag table) reads the same answer.
+FLAG_TTL_S = 24 * HOUR_S
 
 # Inbound record kinds.
 CALL = 0
@@ -39,6 +43,13 @@ def _remember(keys: dict[str, None], key: str, cap: int) -> None:
 
 _EMPTY: dict[str, None] = {}  # shared read-only stand-in until a subscriber has any
 
+Inbound = tuple[float, str, int, bool, int, bool, float]
+
+
+def flag_live(flagged_at: float | None, ts: float) -> bool:
+    """Whether a flag set at `flagged_at` holds at event time `ts`."""
+    return flagged_at is not None and flagged_at <= ts < flagged_at + FLAG_TTL_S
+
 
 class VictimState:
     """What the engine remembers about one subscriber.
@@ -53,8 +64,9 @@ class VictimState:
     def __init__(self) -> None:
         self._contacts = _EMPTY
         self._payees = _EMPTY
-        # (start_ts, number, duration_s, risky_origin, kind, has_url), oldest first
-        self.inbound: list[tuple[float, str, int, bool, int, bool]] | tuple[()] = ()
+        # (start_ts, number, duration_s, risky_origin, kind, has_url, caller_fanout_1h):
+        # oldest first; the caller's fan-out is taken at the call, from the number side
+        self.inbound: list[Inbound] | tuple[()] = ()
         # (ts, payee_account, amount_cny, payee_was_new), oldest first
         self.transfers: list[tuple[float, str, float, bool]] | tuple[()] = ()
         self.last_cell: str | None = None
@@ -77,7 +89,7 @@ class VictimState:
             self._payees = {}
         _remember(self._payees, account, MAX_PAYEES)
 
-    def add_inbound(self, record: tuple[float, str, int, bool, int, bool]) -> None:
+    def add_inbound(self, record: Inbound) -> None:
         if not self.inbound:
             self.inbound = [record]
             return
@@ -158,7 +170,7 @@ class NumberState:
         return (0.0, 0.0, 0.0, 0.0)
 
     def flagged(self, ts: float) -> bool:
-        return self.flagged_at is not None and self.flagged_at <= ts
+        return flag_live(self.flagged_at, ts)
 
 
 class PayeeState:
@@ -270,6 +282,8 @@ class StateStore:
         self.victims: Keyed[VictimState] = Keyed(VictimState, retention_s)
         self.numbers: Keyed[NumberState] = Keyed(NumberState, retention_s)
         self.payees: Keyed[PayeeState] = Keyed(PayeeState, retention_s)
+        # number → when it was flagged: what the victim side reads of the number side
+        self.flags: dict[str, float] = {}
 
     def evict_idle(self, watermark: float, budget: int | None = None) -> int:
         """Evict keys idle for longer than the retention, checking up to `budget` keys
@@ -280,6 +294,11 @@ class StateStore:
             + self.numbers.evict_idle(before, budget)
             + self.payees.evict_idle(before, budget)
         )
+
+    def expire_flags(self, watermark: float) -> None:
+        """Forget flags past their lifetime (reads check it: this only bounds memory)."""
+        for number in [n for n, at in self.flags.items() if at + FLAG_TTL_S <= watermark]:
+            del self.flags[number]
 
     def estimate_bytes(self) -> dict[str, int]:
         return {
@@ -298,11 +317,14 @@ class StateStore:
 
 __all__ = [
     "CALL",
+    "FLAG_TTL_S",
     "HOUR_S",
     "SMS",
+    "Inbound",
     "Keyed",
     "NumberState",
     "PayeeState",
     "StateStore",
     "VictimState",
+    "flag_live",
 ]

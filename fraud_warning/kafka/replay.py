@@ -1,8 +1,9 @@
 """Replay a recorded feed (events.jsonl) onto the input topic, in file (event-time) order.
 
-Each line is published as it is in the file (no re-encoding), keyed by its victim key
-(:mod:`fraud_warning.kafka.topics`). With `batch > 1` a record holds a JSON array of
-up to `batch` events, and batches are formed **per partition**, not per key:
+Each line is published as it is in the file (no re-encoding), keyed by its input key
+(:mod:`fraud_warning.kafka.topics`: the caller, the SMS sender, a transfer's payer).
+With `batch > 1` a record holds a JSON array of up to `batch` events, and batches are
+formed **per partition**, not per key:
 - per-key order is kept because a key always maps to one partition and a partition's
   buffer is flushed in arrival order, so a key's events stay in file order;
 - per-key batches would mostly hold one event (a subscriber has a few events an
@@ -10,9 +11,15 @@ up to `batch` events, and batches are formed **per partition**, not per key:
 - a batch record carries no key (its events have many) and is sent to the partition
   its events' keys hash to, so consumers see the same partitioning either way.
 With a rate set, an event waits at most LINGER_S for its batch to fill (so at a
-trickle every record holds one event). A line that is not a JSON object with a victim
+trickle every record holds one event). A line that is not a JSON object with an input
 key is sent alone, unkeyed: inside an array it would make the whole batch
 undecodable, and the worker dead-letters it.
+
+Watermarks: every MARK_EVERY_S, and at the end, the replay sends every partition an
+empty record (`[]`) whose `fw-mark` header holds the event time of the next line (the
+last one's plus a millisecond at the end): "no event earlier than this follows". The
+worker's stages wait for every partition's mark before they process an event time, so a
+replay gives the embedded runner's alerts whatever the partitions' interleaving.
 
 Delivery is at least once (the producer retries; tansu has no idempotent producer).
 """
@@ -23,12 +30,13 @@ import asyncio
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
-from fraud_warning.kafka.topics import VICTIM_FIELD, partition_for
+from fraud_warning.kafka.topics import INPUT_FIELD, MARK_HEADER, partition_for
 
 #: A batch record is cut at this size whatever `batch` says: Kafka's default
 #: `message.max.bytes` is about 1 MB, and a record over it is refused by the broker.
@@ -39,6 +47,7 @@ PACE_SLACK_S = 0.002
 #: out before the replay sleeps; near full speed batches still fill.
 LINGER_S = 0.05
 WINDOW = 5_000  # records in flight before the oldest ones must be acknowledged
+MARK_EVERY_S = 0.05  # watermark records to every partition this often (wall clock)
 TOPIC_ALREADY_EXISTS = 36  # Kafka protocol error code
 
 
@@ -47,26 +56,28 @@ class ReplayError(Exception):
 
 
 class _Keys(msgspec.Struct):
-    """Only the fields a key can come from; everything else in the line is skipped."""
+    """Only the fields a key and a time can come from; the rest of the line is skipped."""
 
     type: str | None = None
-    callee: str | None = None
-    receiver: str | None = None
+    caller: str | None = None
+    sender: str | None = None
     payer: str | None = None
+    ts: datetime | None = None
 
 
 _keys_decoder = msgspec.json.Decoder(_Keys)
 
 
-def victim_key_of_line(line: bytes) -> str | None:
-    """The victim key of a JSON event line, or None if the line has none (bad input)."""
+def key_of_line(line: bytes) -> tuple[str | None, float | None]:
+    """The input key and event time of a JSON event line; None where it has none."""
     try:
         keys = _keys_decoder.decode(line)
     except (msgspec.DecodeError, msgspec.ValidationError):
-        return None
-    field_name = VICTIM_FIELD.get(keys.type or "")
+        return None, None
+    field_name = INPUT_FIELD.get(keys.type or "")
     value = getattr(keys, field_name) if field_name else None
-    return value if isinstance(value, str) and value else None
+    ts = keys.ts.timestamp() if keys.ts is not None and keys.ts.tzinfo is not None else None
+    return (value if isinstance(value, str) and value else None), ts
 
 
 def read_lines(path: Path) -> Iterator[bytes]:
@@ -95,7 +106,8 @@ def feed_file(path: Path) -> Path:
 class ReplayStats:
     events: int = 0  # lines published (bad lines included: the worker dead-letters them)
     records: int = 0
-    unkeyed: int = 0  # lines without a victim key, each sent alone
+    unkeyed: int = 0  # lines without an input key, each sent alone
+    marks: int = 0  # watermark records
     seconds: float = 0.0
     per_partition: dict[int, int] = field(default_factory=dict)
 
@@ -104,7 +116,7 @@ class ReplayStats:
         return self.events / self.seconds if self.seconds > 0 else 0.0
 
     def summary(self) -> str:
-        bad = f", {self.unkeyed} without a victim key" if self.unkeyed else ""
+        bad = f", {self.unkeyed} without an input key" if self.unkeyed else ""
         return (
             f"replayed {self.events:,} events in {self.records:,} records in "
             f"{self.seconds:.1f} s ({self.events_per_s:,.0f} events/s){bad}"
@@ -163,12 +175,24 @@ class Publisher:
         self.window: list[asyncio.Future[Any]] = []
         self.previous: list[asyncio.Future[Any]] = []
 
-    async def send(self, partition: int, value: bytes, key: bytes | None, events: int) -> None:
-        fut = await self.producer.send(self.topic, value, key=key, partition=partition)
+    async def send(
+        self,
+        partition: int,
+        value: bytes,
+        key: bytes | None,
+        events: int,
+        headers: list[tuple[str, bytes]] | None = None,
+    ) -> None:
+        fut = await self.producer.send(
+            self.topic, value, key=key, partition=partition, headers=headers
+        )
         self.window.append(fut)
-        self.stats.records += 1
-        self.stats.events += events
-        self.stats.per_partition[partition] = self.stats.per_partition.get(partition, 0) + events
+        if events:  # a watermark record is counted in `marks`
+            self.stats.records += 1
+            self.stats.events += events
+            self.stats.per_partition[partition] = (
+                self.stats.per_partition.get(partition, 0) + events
+            )
         if len(self.window) >= WINDOW:
             # the window before this one has had a whole window's time to be acknowledged
             await asyncio.gather(*self.previous)
@@ -222,11 +246,31 @@ async def _publish(
     clock: Callable[[], float],
 ) -> None:
     batches = _Batches(batch, clock) if batch > 1 else None
-    part_of: dict[str, int] = {}  # murmur2 in Python costs µs; subscribers repeat
+    part_of: dict[str, int] = {}  # murmur2 in Python costs µs; keys repeat
     unkeyed = done_bytes = 0
-    started = clock()
+    started = next_mark = clock()
+    last_ts = float("-inf")
+
+    async def flush(started_before: float = float("inf")) -> None:
+        if batches is not None:
+            for partition, record, count in batches.drain(started_before):
+                await out.send(partition, record, None, count)
+
+    async def mark(ts: float) -> None:
+        # after the partitions' buffered lines: a mark must follow the events it covers
+        await flush()
+        header = [(MARK_HEADER, repr(ts).encode())]
+        for partition in range(partitions):
+            await out.send(partition, b"[]", None, 0, header)
+        out.stats.marks += partitions
+
     for n, line in enumerate(lines, start=1):
-        key = victim_key_of_line(line)
+        key, ts = key_of_line(line)
+        if ts is not None:
+            if ts > last_ts and clock() >= next_mark and last_ts > float("-inf"):
+                await mark(ts)  # every line so far is earlier than this one
+                next_mark = clock() + MARK_EVERY_S
+            last_ts = max(last_ts, ts)
         if key is None:
             unkeyed += 1  # round-robin: the record has no key to place it by
             await out.send(unkeyed % partitions, line, None, 1)
@@ -243,9 +287,7 @@ async def _publish(
         if rate is not None:
             ahead = started + n / rate - clock()
             if ahead > PACE_SLACK_S:
-                if batches is not None:  # what would wait past LINGER_S goes out now
-                    for partition, record, count in batches.drain(clock() + ahead - LINGER_S):
-                        await out.send(partition, record, None, count)
+                await flush(clock() + ahead - LINGER_S)  # what would wait past LINGER_S
                 if progress is not None:
                     progress(done_bytes)
                 await asyncio.sleep(ahead)
@@ -253,9 +295,9 @@ async def _publish(
             done_bytes += len(line) + 1
             if n % 10_000 == 0:
                 progress(done_bytes)
-    if batches is not None:
-        for partition, record, count in batches.drain():
-            await out.send(partition, record, None, count)
+    await flush()
+    if last_ts > float("-inf"):
+        await mark(last_ts + 0.001)
     out.stats.unkeyed = unkeyed
 
 
@@ -325,8 +367,8 @@ __all__ = [
     "ReplayStats",
     "ensure_topic",
     "feed_file",
+    "key_of_line",
     "publish",
     "read_lines",
     "replay",
-    "victim_key_of_line",
 ]

@@ -1,16 +1,14 @@
 """Topic names, partition count, broker URLs and record keys of the distributed runner.
 
-Keys, and why:
-- **victim key** (the `fw.events` record key): the callee of a call, the receiver of
-  an SMS, the payer of a transfer. The classic pattern ("a long call from a risky
-  number, then a first transfer to a new payee") is the *same* subscriber receiving
-  and then paying, so keying every event by the subscriber it happens *to* puts the
-  call and the transfer on one partition, in order, next to that subscriber's state.
-- **number key**: the caller of a call, the sender of an SMS. Number-side features
-  (one number reaching hundreds of subscribers) are aggregated per calling number,
-  which the victim key scatters over every partition; the worker re-keys calls and
-  SMS by it (a repartition topic) and publishes flagged numbers to a table every
-  worker sees. Transfers have no number side.
+Keys, and why (the stages are in :mod:`fraud_warning.stages.tasks`):
+- **input key** (the `fw.events` record key): the caller of a call, the sender of an
+  SMS, the payer of a transfer. The first stage is the number side: number features
+  (one number reaching hundreds of subscribers) are per calling number, so its calls
+  must meet on one partition. Transfers have no number side; keyed by payer they
+  pass through to the payer's victim partition.
+- **victim key**: the subscriber an event happens to or is made by. The number stage
+  sends each call to its callee's and its caller's victim partitions, where contacts,
+  strangers' calls and transfers meet; flagged numbers go to every victim partition.
 - **payee key**: the payee account of a transfer (the money-mule viewpoint).
 
 Partitions are chosen with the Java/aiokafka/Faust partitioner (murmur2 of the key
@@ -107,10 +105,16 @@ def bootstrap_servers(url: str) -> list[str]:
     return servers
 
 
+#: The record header of a watermark record: "no event earlier than this time follows on
+#: this partition" (seconds since the epoch, as a decimal string; the value is `[]`).
+MARK_HEADER = "fw-mark"
+
 # Which field holds each viewpoint's key, per event type (the wire contract's names).
 VICTIM_FIELD: Mapping[str, str] = {"call": "callee", "sms": "receiver", "transfer": "payer"}
 NUMBER_FIELD: Mapping[str, str] = {"call": "caller", "sms": "sender"}
 PAYEE_FIELD: Mapping[str, str] = {"transfer": "payee_account"}
+#: The input topic's key: the number side's, and a transfer's payer (passed on untouched).
+INPUT_FIELD: Mapping[str, str] = {"call": "caller", "sms": "sender", "transfer": "payer"}
 
 _TYPE_OF: Mapping[type, str] = {Call: "call", Sms: "sms", Transfer: "transfer"}
 
@@ -124,6 +128,11 @@ def _key(event: WireEvent | Mapping[str, object], fields: Mapping[str, str]) -> 
         field = fields.get(_TYPE_OF[type(event)])
         value = getattr(event, field) if field else None
     return value if isinstance(value, str) and value else None
+
+
+def input_key(event: WireEvent | Mapping[str, object]) -> str | None:
+    """The key events are published under: caller, SMS sender or payer (None if absent)."""
+    return _key(event, INPUT_FIELD)
 
 
 def victim_key(event: WireEvent | Mapping[str, object]) -> str | None:
@@ -151,12 +160,15 @@ def partition_for(key: bytes, partitions: int) -> int:
 
 __all__ = [
     "DEFAULT_PARTITIONS",
+    "INPUT_FIELD",
+    "MARK_HEADER",
     "NUMBER_FIELD",
     "PAYEE_FIELD",
     "VICTIM_FIELD",
     "Topics",
     "add_topic_flags",
     "bootstrap_servers",
+    "input_key",
     "number_key",
     "partition_for",
     "partitions_from_env",

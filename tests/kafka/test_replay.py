@@ -14,7 +14,7 @@ import pytest
 from fraud_warning.cli import main
 from fraud_warning.kafka.broker import Tansu
 from fraud_warning.kafka.replay import replay
-from fraud_warning.kafka.topics import partition_for, victim_key
+from fraud_warning.kafka.topics import MARK_HEADER, input_key, partition_for
 
 from .helpers import consume_all
 
@@ -23,10 +23,19 @@ def _file_events(feed_dir: Path) -> list[dict[str, Any]]:
     return [orjson.loads(x) for x in (feed_dir / "events.jsonl").read_bytes().splitlines() if x]
 
 
+def _marks(records: list[Any]) -> list[Any]:
+    return [r for r in records if any(k == MARK_HEADER for k, _ in r.headers)]
+
+
+def _data(records: list[Any]) -> list[Any]:
+    marks = {id(r) for r in _marks(records)}
+    return [r for r in records if id(r) not in marks]
+
+
 def _consumed_events(records: list[Any]) -> list[tuple[int, dict[str, Any]]]:
-    """(partition, event) in consumption order, arrays unpacked."""
+    """(partition, event) in consumption order, arrays unpacked, marks left out."""
     out = []
-    for r in records:
+    for r in _data(records):
         value = orjson.loads(r.value)
         for ev in value if isinstance(value, list) else [value]:
             out.append((r.partition, ev))
@@ -40,18 +49,18 @@ def _check_replayed(feed_dir: Path, records: list[Any], partitions: int) -> None
     assert sorted(ev["event_id"] for _, ev in got) == sorted(ev["event_id"] for ev in expected)
     by_id = {ev["event_id"]: ev for ev in expected}
     assert all(ev == by_id[ev["event_id"]] for _, ev in got)  # published unchanged
-    # each victim key lives on the partition the default partitioner gives it
+    # each input key lives on the partition the default partitioner gives it
     for partition, ev in got:
-        key = victim_key(ev)
+        key = input_key(ev)
         assert key is not None
         assert partition == partition_for(key.encode(), partitions)
     # per-key order: as in the file (which is event-time order)
     file_order: dict[str, list[str]] = defaultdict(list)
     for ev in expected:
-        file_order[str(victim_key(ev))].append(ev["event_id"])
+        file_order[str(input_key(ev))].append(ev["event_id"])
     seen: dict[str, list[str]] = defaultdict(list)
     for _, ev in got:
-        seen[str(victim_key(ev))].append(ev["event_id"])
+        seen[str(input_key(ev))].append(ev["event_id"])
     assert seen == file_order
 
 
@@ -66,14 +75,36 @@ def test_replay_publishes_every_event_once_in_per_key_order(
     n = len(_file_events(feed_dir))
     assert stats.events == n and stats.unkeyed == 0
     assert stats.records == n if batch == 1 else n / batch <= stats.records < n / 10
-    records = asyncio.run(consume_all(broker.bootstrap, topic, stats.records))
+    everything = asyncio.run(consume_all(broker.bootstrap, topic, stats.records + stats.marks))
+    records = _data(everything)
     assert len(records) == stats.records
     assert {r.partition for r in records} == set(range(6))  # created with the partitions asked
+    _check_marks(feed_dir, everything, stats.marks, partitions=6)
     if batch == 1:  # single-event records carry their victim key
-        assert all(r.key == victim_key(orjson.loads(r.value)).encode() for r in records)
+        assert all(r.key == input_key(orjson.loads(r.value)).encode() for r in records)
     else:  # a batch record is a JSON array of at most `batch` events
         assert all(r.key is None and 1 <= len(orjson.loads(r.value)) <= batch for r in records)
     _check_replayed(feed_dir, records, partitions=6)
+
+
+def _check_marks(feed_dir: Path, records: list[Any], count: int, partitions: int) -> None:
+    """Every partition gets the marks; each promises what follows on its partition."""
+    from datetime import datetime
+
+    marks = _marks(records)
+    assert len(marks) == count and count >= partitions  # at least the final round
+    last: dict[int, float] = {}
+    for r in records:  # per partition, in order: no event after a mark is earlier than it
+        if any(k == MARK_HEADER for k, _ in r.headers):
+            assert r.value == b"[]"
+            last[r.partition] = float(dict(r.headers)[MARK_HEADER])
+            continue
+        value = orjson.loads(r.value)
+        for ev in value if isinstance(value, list) else [value]:
+            ts = datetime.fromisoformat(ev["ts"]).timestamp()
+            assert ts >= last.get(r.partition, float("-inf"))
+    final = max(datetime.fromisoformat(e["ts"]).timestamp() for e in _file_events(feed_dir))
+    assert all(last[p] > final for p in range(partitions))
 
 
 def test_bad_lines_go_alone_and_unkeyed(broker: Tansu, tmp_path: Path, feed_dir: Path) -> None:
@@ -84,7 +115,9 @@ def test_bad_lines_go_alone_and_unkeyed(broker: Tansu, tmp_path: Path, feed_dir:
         replay(tmp_path / "events.jsonl", [broker.bootstrap], "bad-lines", partitions=3, batch=100)
     )
     assert (stats.events, stats.unkeyed) == (23, 3)  # the blank line is skipped
-    records = asyncio.run(consume_all(broker.bootstrap, "bad-lines", stats.records))
+    records = _data(
+        asyncio.run(consume_all(broker.bootstrap, "bad-lines", stats.records + stats.marks))
+    )
     alone = sorted(r.value for r in records if not r.value.startswith(b"[{"))
     assert alone == sorted(bad)
     assert sum(len(orjson.loads(r.value)) for r in records if r.value.startswith(b"[{")) == 20

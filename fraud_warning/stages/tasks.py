@@ -1,0 +1,336 @@
+"""Stage tasks: one per partition of each stage, each with its own keys' state.
+
+    input ─► N (caller / sender / payer) ─► V (subscriber) ─► P (payee account)
+             number state, number rules,     victim state,     payee state,
+             flags to every V                call/SMS models    transfer models
+                  │                               │                  │
+                  └─► number alerts               └───► A (subscriber) ◄┘
+                                                        incidents, alerts
+
+A task takes records (:meth:`feed`), processes what its upstream marks allow
+(:meth:`step`) and returns what it sends: `(stage, key, record)`, key None meaning every
+partition of that stage. The pieces of work are the embedded engine's own (`join`,
+`scoring`, `alerting`), called on the same values in the same canonical order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from fraud_warning.alerting import Alerter, Output
+from fraud_warning.decode import DeadLetter, Decoded
+from fraud_warning.engine import EngineConfig, late_letter, wanted_kinds
+from fraud_warning.features import FeatureConfig
+from fraud_warning.join import Caller, NumberSide, PayeeSide, PayerHalf, Sides, VictimSide
+from fraud_warning.metrics import Metrics
+from fraud_warning.refdata import RefData
+from fraud_warning.registry import Registry
+from fraud_warning.risk import Verdict
+from fraud_warning.scoring import Models
+from fraud_warning.stages.merge import Merger
+from fraud_warning.stages.records import (
+    CallMade,
+    CallReceived,
+    Flag,
+    Mark,
+    Ordered,
+    Paid,
+    PayeeRow,
+    Record,
+    SmsReceived,
+    SmsSent,
+    Verdicts,
+)
+from fraud_warning.state import StateStore
+from fraud_warning.wire import Call, Sms, WireEvent
+
+NUMBER, VICTIM, PAYEE, ALERT = "N", "V", "P", "A"
+STAGES = (NUMBER, VICTIM, PAYEE, ALERT)
+# housekeeping (eviction slices, expired flags and incidents) runs this often in event time
+HOUSEKEEPING_S = 600.0
+
+Send = tuple[str, str | None, Record]
+
+
+@dataclass
+class Context:
+    """What every task of one pipeline shares: the registry, site data and settings."""
+
+    registry: Registry
+    refdata: RefData = field(default_factory=RefData.empty)
+    partitions: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STAGES, 1))
+    metrics: Metrics = field(default_factory=Metrics)
+    config: EngineConfig = field(default_factory=EngineConfig)
+    features: FeatureConfig | None = None
+    idle_s: float | None = None  # see merge.Merger: None in replays and tests (exact order)
+
+    def __post_init__(self) -> None:
+        self.sides = Sides(self.refdata, wanted_kinds(self.registry), self.features)
+
+    def sources(self, stage: str) -> list[str]:
+        """Names of the upstream partitions feeding a task of `stage`."""
+        upstream = {VICTIM: (NUMBER,), PAYEE: (VICTIM,), ALERT: (VICTIM, PAYEE)}[stage]
+        return [f"{s}{i}" for s in upstream for i in range(self.partitions[s])]
+
+    def alerter(self) -> Alerter:
+        return Alerter(
+            self.registry, self.refdata, self.metrics, incident_ttl_s=self.config.incident_ttl_s
+        )
+
+
+class _Task:
+    stage = ""
+
+    def __init__(self, ctx: Context, partition: int) -> None:
+        self.ctx = ctx
+        self.partition = partition
+        self.name = f"{self.stage}{partition}"
+        self.store = StateStore(ctx.config.state_retention_s)
+        self._next_housekeeping = float("-inf")
+
+    def _housekeeping(self, watermark: float, events: int) -> None:
+        self.store.evict_idle(watermark, budget=events // 2 + 16)
+        if watermark >= self._next_housekeeping:
+            self.store.expire_flags(watermark)
+            self._next_housekeeping = watermark + HOUSEKEEPING_S
+
+
+class NumberTask(_Task):
+    """Reads the input partition directly: events arrive keyed by their number key."""
+
+    stage = NUMBER
+
+    def __init__(self, ctx: Context, partition: int) -> None:
+        super().__init__(ctx, partition)
+        self.side = NumberSide(ctx.sides, self.store.numbers)
+        self.models = Models(ctx.registry, ctx.metrics)
+        self.alerter = ctx.alerter()
+        self.mark = float("-inf")  # input events from here on are not earlier than this
+        self._events = {t: ctx.metrics.events.labels(t) for t in ("call", "sms", "transfer")}
+
+    def events(self, batch: Sequence[Decoded], out: Output, source: str = "-") -> list[Send]:
+        """Process a batch of input events in arrival order; `out` gets number alerts and
+        late events."""
+        sends: list[Send] = []
+        lateness = self.ctx.config.allowed_lateness_s
+        counts = {"call": 0, "sms": 0, "transfer": 0}
+        for item in batch:
+            ev = item.event
+            t = ev.ts.timestamp()
+            if t < self.mark - lateness:
+                out.dead.append(late_letter(item, source, self.mark - t))
+                continue
+            if t > self.mark:
+                self.mark = t
+            if isinstance(ev, Call):
+                counts["call"] += 1
+                self._call(ev, t, sends, out)
+            elif isinstance(ev, Sms):
+                counts["sms"] += 1
+                sender = self.side.sms(ev, t)
+                sends.append((VICTIM, ev.sender, SmsSent(ev, t)))
+                sends.append((VICTIM, ev.receiver, SmsReceived(ev, t, *sender)))
+            else:
+                counts["transfer"] += 1
+                sends.append((VICTIM, ev.payer, Paid(ev, t)))
+        for kind, n in counts.items():
+            if n:
+                self._events[kind].inc(n)
+        self.models.count_number_rows()
+        self._housekeeping(self.mark, len(batch))
+        return [*sends, *self.heartbeat()]
+
+    def _call(self, ev: Call, t: float, sends: list[Send], out: Output) -> None:
+        caller, row = self.side.call(ev, t)
+        sends.append((VICTIM, ev.caller, CallMade(ev, t)))
+        sends.append((VICTIM, ev.callee, CallReceived(ev, t, *caller)))
+        if row is None:
+            return
+        fired = self.models.number(row)
+        if not fired:
+            return
+        state = self.store.numbers.get(ev.caller, t)
+        if state is not None and not state.flagged(t):
+            state.flagged_at = t
+            sends.append((VICTIM, None, Flag(ev.caller, t, ev.event_id)))
+        self.alerter.emit(ev.caller, ev, t, self.mark, None, fired, out)
+
+    def advance(self, ts: float) -> list[Send]:
+        """A promise from the input partition (a replay's or an idle tick's): no event
+        earlier than `ts` follows."""
+        if ts <= self.mark:
+            return []
+        self.mark = ts
+        return self.heartbeat()
+
+    def heartbeat(self) -> list[Send]:
+        return [(VICTIM, None, Mark(self.name, self.mark))]
+
+
+class _MergingTask(_Task):
+    def __init__(self, ctx: Context, partition: int) -> None:
+        super().__init__(ctx, partition)
+        self.merger = Merger(ctx.sources(self.stage), ctx.idle_s)
+
+    def feed(self, records: Iterable[Record], now: float = 0.0) -> None:
+        """Take records from upstream (`now`: the wall clock, for idle partitions)."""
+        merger = self.merger
+        for record in records:
+            if isinstance(record, Mark):
+                merger.mark(record.source, record.ts, now)
+            else:
+                merger.push(record)
+
+    def step(self, out: Output, now: float = 0.0) -> list[Send]:
+        """Process what the upstream marks release; returns what to send on."""
+        before = self.merger.bound
+        released = self.merger.release(now)
+        if not released and self.merger.bound == before:
+            return []  # nothing new to say downstream
+        sends = self._process(released, out) if released else []
+        if self.merger.bound > float("-inf"):
+            self._housekeeping(self.merger.bound, len(released))
+            sends.extend(self.heartbeat())
+        return sends
+
+    def heartbeat(self) -> list[Send]:
+        return [(stage, None, Mark(self.name, self.merger.bound)) for stage in self.downstream]
+
+    downstream: tuple[str, ...] = ()
+
+    def _process(self, records: list[Ordered], out: Output) -> list[Send]:
+        raise NotImplementedError
+
+
+class VictimTask(_MergingTask):
+    stage = VICTIM
+    downstream = (PAYEE, ALERT)
+
+    def __init__(self, ctx: Context, partition: int) -> None:
+        super().__init__(ctx, partition)
+        self.side = VictimSide(ctx.sides, self.store.victims, self.store.flags)
+        self.models = Models(ctx.registry, ctx.metrics)
+
+    def _process(self, records: list[Ordered], out: Output) -> list[Send]:
+        side, victims, flags = self.side, self.store.victims, self.store.flags
+        sends: list[Send] = []
+        pending: dict[str, list[tuple[str, WireEvent, float, str | None]]] = {}
+        values: dict[str, list[list[float]]] = {}
+        for rec in records:
+            if isinstance(rec, CallReceived):
+                call = rec.ev
+                row = side.call_received(call, rec.t, Caller(rec.fanout, rec.flagged))
+                if row is not None:
+                    cell = victims.touch(call.callee, rec.t).last_cell
+                    pending.setdefault("call", []).append((call.callee, call, rec.t, cell))
+                    values.setdefault("call", []).append(row)
+            elif isinstance(rec, CallMade):
+                side.call_made(rec.ev, rec.t)
+            elif isinstance(rec, SmsReceived):
+                sms = rec.ev
+                row = side.sms_received(sms, rec.t, Caller(rec.fanout, rec.flagged))
+                if row is not None:
+                    cell = victims.touch(sms.receiver, rec.t).last_cell
+                    pending.setdefault("sms", []).append((sms.receiver, sms, rec.t, cell))
+                    values.setdefault("sms", []).append(row)
+            elif isinstance(rec, SmsSent):
+                side.sms_sent(rec.ev, rec.t)
+            elif isinstance(rec, Paid):
+                transfer = rec.ev
+                half = side.transfer(transfer, rec.t)
+                cell = victims.touch(transfer.payer, rec.t).last_cell
+                row_rec = PayeeRow(transfer, rec.t, half.context, half.payer, cell)
+                sends.append((PAYEE, transfer.payee_account, row_rec))
+            elif isinstance(rec, Flag):
+                flags[rec.number] = rec.t
+        for kind_name, rows in values.items():
+            sends.extend(_verdicts(self.models, kind_name, rows, pending[kind_name], out))
+        return sends
+
+
+class PayeeTask(_MergingTask):
+    stage = PAYEE
+    downstream = (ALERT,)
+
+    def __init__(self, ctx: Context, partition: int) -> None:
+        super().__init__(ctx, partition)
+        self.side = PayeeSide(self.store.payees)
+        self.models = Models(ctx.registry, ctx.metrics)
+
+    def _process(self, records: list[Ordered], out: Output) -> list[Send]:
+        pending: list[tuple[str, WireEvent, float, str | None]] = []
+        values: list[list[float]] = []
+        for rec in records:
+            if not isinstance(rec, PayeeRow):
+                continue
+            row = self.side.transfer(rec.ev, rec.t, PayerHalf(rec.context, rec.payer))
+            if row is not None:
+                pending.append((rec.ev.payer, rec.ev, rec.t, rec.cell))
+                values.append(row)
+        return _verdicts(self.models, "transfer", values, pending, out) if values else []
+
+
+class AlertTask(_MergingTask):
+    stage = ALERT
+
+    def __init__(self, ctx: Context, partition: int) -> None:
+        super().__init__(ctx, partition)
+        self.alerter = ctx.alerter()
+
+    def _process(self, records: list[Ordered], out: Output) -> list[Send]:
+        emit = self.alerter.emit
+        for rec in records:
+            if isinstance(rec, Verdicts):
+                emit(rec.subscriber, rec.ev, rec.t, rec.t, rec.cell, rec.verdicts, out)
+        return []
+
+    def _housekeeping(self, watermark: float, events: int) -> None:
+        if watermark >= self._next_housekeeping:
+            self.alerter.expire(watermark)
+            self._next_housekeeping = watermark + HOUSEKEEPING_S
+
+
+def _verdicts(
+    models: Models,
+    kind: str,
+    values: list[list[float]],
+    pending: list[tuple[str, WireEvent, float, str | None]],
+    out: Output,
+) -> list[Send]:
+    """Run the kind's models over the rows; each row that fired goes to its subscriber's
+    incident."""
+    per_row, shadow = models.evaluate(kind, values)
+    out.shadow_hits += shadow
+    sends: list[Send] = []
+    for i in sorted(per_row):
+        subscriber, ev, t, cell = pending[i]
+        verdicts: list[Verdict] = per_row[i]
+        sends.append((ALERT, subscriber, Verdicts(subscriber, ev, t, cell, verdicts)))
+    return sends
+
+
+Task = NumberTask | VictimTask | PayeeTask | AlertTask
+TASKS: dict[str, type[Task]] = {
+    NUMBER: NumberTask,
+    VICTIM: VictimTask,
+    PAYEE: PayeeTask,
+    ALERT: AlertTask,
+}
+
+__all__ = [
+    "ALERT",
+    "NUMBER",
+    "PAYEE",
+    "STAGES",
+    "TASKS",
+    "VICTIM",
+    "AlertTask",
+    "Context",
+    "DeadLetter",
+    "NumberTask",
+    "PayeeTask",
+    "Send",
+    "Task",
+    "VictimTask",
+]
