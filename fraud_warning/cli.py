@@ -206,12 +206,14 @@ def build_parser() -> argparse.ArgumentParser:
 #: Command groups that live in their own packages. Each module has `register(sub)`, which
 #: adds its parsers and names each handler as "module:function" in `set_defaults(handler=)`;
 #: handlers are imported only when run, so `--help` stays fast.
-GROUPS: tuple[str, ...] = ("fraud_warning.models.cli", "fraud_warning.desk.cli")
+GROUPS: tuple[str, ...] = (
+    "fraud_warning.models.cli",
+    "fraud_warning.desk.cli",
+    "fraud_warning.kafka.cli",
+)
 
 #: Commands of the contract not built yet: they exit 2 saying which issue builds them.
-NOT_YET = {
-    "worker": "the distributed runner is not built yet (issue: distributed runner)",
-}
+NOT_YET: dict[str, str] = {}
 
 _BUILTIN = {
     "score": "fraud_warning.commands:score",

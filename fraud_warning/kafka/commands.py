@@ -1,4 +1,5 @@
-"""Handlers of the Kafka commands (`feed replay`); parsing lives in :mod:`fraud_warning.cli`."""
+"""Handlers of the Kafka commands (`feed replay`, `worker`); parsers live in
+:mod:`fraud_warning.cli` and :mod:`fraud_warning.kafka.cli`."""
 
 from __future__ import annotations
 
@@ -6,13 +7,17 @@ import argparse
 import asyncio
 import logging
 import sys
+import tempfile
 from pathlib import Path
+from typing import Any
 
 from fraud_warning.cli import UsageError
 from fraud_warning.kafka.replay import ReplayError, feed_file
 from fraud_warning.kafka.replay import replay as run_replay
 from fraud_warning.kafka.topics import bootstrap_servers
 from fraud_warning.progress import Progress
+
+log = logging.getLogger("fraud_warning.worker")
 
 
 def replay(args: argparse.Namespace) -> int:
@@ -58,4 +63,100 @@ def replay(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["replay"]
+def worker(args: argparse.Namespace) -> int:
+    """`worker --broker URL ...`: the stage agents of one worker, until SIGINT/SIGTERM."""
+    from aiokafka.errors import KafkaError
+
+    from fraud_warning.cli import ref_paths
+    from fraud_warning.kafka.topics import topics_from_args
+    from fraud_warning.wiring import LoadError, load_parts
+
+    logging.getLogger("aiokafka").addHandler(logging.NullHandler())
+    if not args.broker:
+        raise UsageError("worker needs --broker URL (or FW_BROKER), e.g. kafka://127.0.0.1:9092")
+    try:
+        servers = bootstrap_servers(args.broker)
+        registry, refdata = load_parts(ref_paths(args))
+    except ValueError as exc:  # LoadError is a ValueError
+        raise UsageError(exc.first_line if isinstance(exc, LoadError) else str(exc)) from None
+    topics = topics_from_args(args)
+    try:
+        app, stages = asyncio.run(
+            _build_worker(args, servers, topics, registry, refdata)  # creates the topics
+        )
+    except KafkaError as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise UsageError(f"broker {','.join(servers)}: {reason}") from None
+    except ReplayError as exc:
+        raise UsageError(str(exc)) from None
+    if args.metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        start_http_server(args.metrics_port, addr="127.0.0.1", registry=stages.ctx.metrics.registry)
+    import faust
+
+    # runs until SIGINT / SIGTERM, then exits the process itself
+    faust.Worker(app, loglevel="WARNING", quiet=True).execute_from_commandline()
+
+
+async def _build_worker(
+    args: argparse.Namespace, servers: list[str], topics: Any, registry: Any, refdata: Any
+) -> tuple[Any, Any]:
+    import faust
+
+    from fraud_warning.kafka import transport
+    from fraud_warning.kafka.replay import ensure_topic, partition_count
+    from fraud_warning.kafka.worker import Worker, WorkerConfig, stage_partitions
+    from fraud_warning.stages.tasks import Context
+
+    await ensure_topic(servers, topics.events, args.partitions)
+    inputs = await partition_count(servers, topics.events)
+    ctx = Context(
+        registry,
+        refdata,
+        partitions=stage_partitions(inputs, args.partitions),
+        idle_s=args.idle or None,
+    )
+    transport.register()
+    app = faust.App(
+        args.group,
+        broker=transport.faust_broker_url(args.broker, fetch_max_wait_ms=args.fetch_wait_ms),
+        web_enabled=False,
+        web_bind="127.0.0.1",
+        web_host="127.0.0.1",
+        consumer_auto_offset_reset="earliest",
+        topic_partitions=args.partitions,
+        broker_session_timeout=args.session_timeout,
+        broker_heartbeat_interval=args.session_timeout / 6,
+        datadir=str(Path(tempfile.gettempdir()) / f"fraud-warning-{args.group}"),
+    )
+    sink = _desk_sink(args, refdata) if args.desk else None
+    worker = Worker(
+        app,
+        ctx,
+        topics,
+        WorkerConfig(stage_prefix=args.stage_prefix),
+        on_alerts=sink.write if sink is not None else None,
+    )
+    for topic, n in worker.topic_partitions().items():
+        await ensure_topic(servers, topic, n)
+    for topic in (topics.alerts, topics.dispatch, topics.dead_letter):
+        await ensure_topic(servers, topic, args.partitions)
+    log.warning(
+        "worker %s: %d input partitions, %d per stage; state is held in memory: "
+        "a restarted worker starts empty (snapshots and recovery are not built yet)",
+        args.group,
+        inputs,
+        args.partitions,
+    )
+    return app, worker
+
+
+def _desk_sink(args: argparse.Namespace, refdata: Any) -> Any:
+    from fraud_warning.desk.commands import connect_desk
+    from fraud_warning.desk.sink import DeskSink
+
+    return DeskSink(connect_desk(args.desk, args.desk_prefix, refdata))
+
+
+__all__ = ["replay", "worker"]

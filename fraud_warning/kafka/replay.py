@@ -321,6 +321,18 @@ async def ensure_topic(bootstrap: list[str], topic: str, partitions: int) -> Non
             raise ReplayError(f"cannot create topic {name}: {message}")
 
 
+async def partition_count(bootstrap: list[str], topic: str) -> int:
+    """How many partitions `topic` has (it must exist)."""
+    from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped]
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+    await producer.start()
+    try:
+        return len(await producer.partitions_for(topic))
+    finally:
+        await producer.stop()
+
+
 async def replay(
     events: Path,
     bootstrap: list[str],
@@ -335,7 +347,7 @@ async def replay(
 
     Keys are placed by the topic's real partition count, which wins over `partitions`
     when the topic already exists."""
-    from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped]
+    from aiokafka import AIOKafkaProducer
 
     await ensure_topic(bootstrap, topic, partitions)
     producer = AIOKafkaProducer(
@@ -368,6 +380,7 @@ __all__ = [
     "ensure_topic",
     "feed_file",
     "key_of_line",
+    "partition_count",
     "publish",
     "read_lines",
     "replay",

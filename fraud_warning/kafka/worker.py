@@ -29,6 +29,7 @@ import orjson
 
 from fraud_warning.alerting import Output
 from fraud_warning.decode import DeadLetter, Decoded, Decoder
+from fraud_warning.kafka.replay import MAX_RECORD_BYTES
 from fraud_warning.kafka.topics import MARK_HEADER, Topics
 from fraud_warning.stages.records import Record
 from fraud_warning.stages.tasks import (
@@ -198,7 +199,8 @@ class Worker:
         futures = []
         for (stage, p), records in per.items():
             topic = self.stage_topics[stage]
-            futures.append(await topic.send(value=_encode(records), partition=p))
+            for value in _chunks(records):
+                futures.append(await topic.send(value=value, partition=p))
         for alert in out.alerts:
             value = orjson.dumps(alert)
             futures.append(
@@ -212,6 +214,17 @@ class Worker:
             self.on_alerts(out.alerts)
         if futures:
             await asyncio.gather(*futures)
+
+
+def _chunks(records: list[Record]) -> Iterable[bytes]:
+    """The records as JSON arrays, each small enough for one Kafka record."""
+    value = _encode(records)
+    if len(value) <= MAX_RECORD_BYTES or len(records) == 1:
+        yield value
+        return
+    half = len(records) // 2  # order is kept: the first half goes first
+    yield from _chunks(records[:half])
+    yield from _chunks(records[half:])
 
 
 def _header(event: Any, name: str) -> bytes | None:

@@ -8,6 +8,7 @@ same tasks with Kafka topics in between.
 from __future__ import annotations
 
 import random
+import sys
 from collections import defaultdict, deque
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -26,7 +27,7 @@ from fraud_warning.stages.tasks import (
     Task,
 )
 
-END = float("inf")
+END = sys.float_info.max  # after every event; finite, so it survives JSON
 
 
 class LocalPipeline:

@@ -165,6 +165,8 @@ class NumberTask(_Task):
         return self.heartbeat()
 
     def heartbeat(self) -> list[Send]:
+        if self.mark == float("-inf"):
+            return []  # no event yet: nothing to promise
         return [(VICTIM, None, Mark(self.name, self.mark))]
 
 

@@ -190,8 +190,3 @@ def test_replay_flags_read_fw_variables(monkeypatch: pytest.MonkeyPatch) -> None
     with pytest.raises(SystemExit) as exc:
         build_parser().parse_args(["feed", "replay", "d"])
     assert exc.value.code == 2
-
-
-def test_worker_is_still_not_built(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["worker"]) == 2
-    assert "not built yet" in capsys.readouterr().err

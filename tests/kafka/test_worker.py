@@ -121,3 +121,18 @@ def test_bad_records_land_in_the_dead_letter_topic_with_their_reason(
     assert sorted(d["raw"] for d in letters) == sorted(b.decode() for b in bad)
     assert {d["reason"] for d in letters} == {"invalid_json", "unknown_type"}
     assert all(d["source"].startswith("dl.events:") for d in letters)
+
+
+def test_large_sends_are_cut_into_records_the_broker_takes() -> None:
+    import msgspec
+
+    from fraud_warning.kafka.replay import MAX_RECORD_BYTES
+    from fraud_warning.kafka.worker import _chunks
+    from fraud_warning.stages.records import Flag, Mark, Record
+
+    records: list[Record] = [Flag(f"+86138{i:08d}", float(i), f"e{i:09d}") for i in range(40_000)]
+    records.append(Mark("N0", 1e9))
+    chunks = list(_chunks(records))
+    assert len(chunks) > 1 and all(len(c) <= MAX_RECORD_BYTES for c in chunks)
+    decoded = [r for c in chunks for r in msgspec.json.decode(c, type=list[Record])]
+    assert decoded == records  # all of them, in order

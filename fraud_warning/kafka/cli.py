@@ -1,0 +1,88 @@
+"""The `worker` command's parser; the handler is :func:`fraud_warning.kafka.commands.worker`."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from fraud_warning.kafka.topics import add_topic_flags
+from fraud_warning.settings import env
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive: {value}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be zero or more: {value}")
+    return value
+
+
+def register(sub: Any) -> None:
+    from fraud_warning.cli import add_ref_flags
+
+    p = sub.add_parser("worker", help="run the engine as a Faust worker on Kafka (distributed)")
+    p.add_argument("--broker", default=env("broker"), help="kafka://HOST:PORT [FW_BROKER]")
+    p.add_argument(
+        "--partitions",
+        type=_count,
+        default=env("partitions", "8"),
+        help="partitions of the topics it creates [FW_PARTITIONS; 8]",
+    )
+    p.add_argument(
+        "--group", default=env("group", "fraud-warning"), help="consumer group [FW_GROUP]"
+    )
+    p.add_argument(
+        "--stage-prefix",
+        default=env("stage_prefix", "fw.stage."),
+        help="prefix of the internal stage topics [FW_STAGE_PREFIX; fw.stage.]",
+    )
+    p.add_argument(
+        "--idle",
+        type=_seconds,
+        default=env("idle_s", "0.5"),
+        help="seconds after which a silent upstream partition stops holding others back; "
+        "0 = wait for every partition's watermark [FW_IDLE_S; 0.5]",
+    )
+    p.add_argument(
+        "--fetch-wait-ms",
+        type=_count,
+        default=env("fetch_wait_ms", "100"),
+        help="longest fetch wait (Faust's own is 1,500 ms) [FW_FETCH_WAIT_MS; 100]",
+    )
+    p.add_argument(
+        "--session-timeout",
+        type=_seconds,
+        default=env("session_timeout_s", "10"),
+        help="consumer group session timeout: how soon a dead worker's partitions move "
+        "[FW_SESSION_TIMEOUT_S; 10]",
+    )
+    p.add_argument(
+        "--metrics-port",
+        type=int,
+        default=env("metrics_port"),
+        help="serve /metrics on 127.0.0.1:PORT [FW_METRICS_PORT]",
+    )
+    p.add_argument(
+        "--desk",
+        default=env("desk_redis"),
+        help="also hand alerts to the desk on this Redis URL [FW_DESK_REDIS]",
+    )
+    p.add_argument("--desk-prefix", default=env("redis_prefix", "fw"), help="[FW_REDIS_PREFIX; fw]")
+    add_ref_flags(p)
+    add_topic_flags(p)
+    p.set_defaults(handler="fraud_warning.kafka.commands:worker")
+
+
+__all__ = ["register"]
