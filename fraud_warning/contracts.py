@@ -11,7 +11,9 @@ import re
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+
+from fraud_warning.wire import MAX_AMOUNT_CNY, MAX_DURATION_S, MAX_YEAR, MIN_YEAR, ts_in_range
 
 E164 = Annotated[str, Field(pattern=r"^\+[1-9][0-9]{5,15}$", description="E.164 phone number")]
 Origin = Literal["mobile", "fixed", "virtual_operator", "overseas", "voip_gateway"]
@@ -35,6 +37,12 @@ def _rfc3339(value: object) -> object:
     return value
 
 
+def _plausible_year(value: datetime) -> datetime:
+    if not ts_in_range(value):
+        raise ValueError(f"year {value.year} outside {MIN_YEAR}..{MAX_YEAR}")
+    return value
+
+
 class _Event(BaseModel):
     # Unknown extra fields are kept and ignored (the contract says so). Strict, as the
     # msgspec structs are: no "10" for 10, no true for 1, no number for a timestamp.
@@ -44,7 +52,11 @@ class _Event(BaseModel):
     ts: Annotated[
         AwareDatetime,
         BeforeValidator(_rfc3339),  # str or datetime only: lax below just parses
-        Field(strict=False, description="event time, RFC 3339 with offset"),
+        AfterValidator(_plausible_year),  # a year-1 or year-9999 time is a corrupt clock
+        Field(
+            strict=False,
+            description=f"event time, RFC 3339 with offset, in the years {MIN_YEAR}..{MAX_YEAR}",
+        ),
     ]
 
 
@@ -54,7 +66,7 @@ class CallEvent(_Event):
     type: Literal["call"]
     caller: E164
     callee: E164
-    duration_s: Annotated[int, Field(ge=0)]
+    duration_s: Annotated[int, Field(ge=0, le=MAX_DURATION_S)]
     caller_cell: str | None = None
     callee_cell: str | None = None
     origin: Origin | None = Field(
@@ -77,7 +89,7 @@ class TransferEvent(_Event):
     payer: E164
     payer_account: Annotated[str, Field(min_length=1)]
     payee_account: Annotated[str, Field(min_length=1)]
-    amount_cny: Annotated[float, Field(gt=0, le=1e12, allow_inf_nan=False)]
+    amount_cny: Annotated[float, Field(gt=0, le=MAX_AMOUNT_CNY, allow_inf_nan=False)]
     channel: Channel
 
 

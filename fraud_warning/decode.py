@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import msgspec
 
-from fraud_warning.wire import Call, WireEvent, derive_origin
+from fraud_warning.wire import MAX_YEAR, MIN_YEAR, Call, WireEvent, derive_origin, ts_in_range
 
 #: Closed set of dead-letter reasons (they are metric label values, so keep it small).
 REASONS = (
@@ -29,6 +29,9 @@ REASONS = (
 )
 
 MAX_RAW_CHARS = 4096  # keep dead letters bounded even when a record is huge
+#: msgspec raises RecursionError (not a DecodeError) on JSON nested deeper than Python's
+#: recursion limit allows; such a record is malformed for us, whatever else it holds.
+TOO_DEEP = "JSON is nested too deeply"
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +92,13 @@ def _raw_text(raw: bytes) -> str:
     return raw[:MAX_RAW_CHARS].decode("utf-8", errors="replace")
 
 
+def _bad_year(event: WireEvent) -> str | None:
+    """Why the event's time cannot be a real event's, or None."""
+    if ts_in_range(event.ts):
+        return None
+    return f"year {event.ts.year} outside {MIN_YEAR}..{MAX_YEAR} - at `$.ts`"
+
+
 def _bad_utf8(raw: bytes) -> str | None:
     """Why `raw` is not UTF-8 (JSON text must be), or None; ASCII input costs one scan.
 
@@ -128,11 +138,20 @@ class Decoder:
             msg = str(exc)
             try:  # msgspec checks types as it parses: `[` fails as "not an object"
                 self._syntax.decode(raw)
+            except msgspec.ValidationError:
+                pass  # well-formed: a number Python cannot hold (a 5,000-digit integer)
             except msgspec.DecodeError as syntax:
                 return self._fail(offset, raw, "invalid_json", str(syntax))
+            except RecursionError:
+                return self._fail(offset, raw, "invalid_json", TOO_DEEP)
             return self._fail(offset, raw, classify(msg, raw), msg)
         except msgspec.DecodeError as exc:
             return self._fail(offset, raw, "invalid_json", str(exc))
+        except RecursionError:
+            return self._fail(offset, raw, "invalid_json", TOO_DEEP)
+        bad_year = _bad_year(event)
+        if bad_year is not None:
+            return self._fail(offset, raw, "bad_timestamp", bad_year)
         if type(event) is Call and event.origin is None:
             event.origin = derive_origin(event.caller)  # type: ignore[assignment]
         return Decoded(offset, event)
@@ -163,17 +182,20 @@ class Decoder:
         if _bad_utf8(value) is None:  # else split below, so each bad event is named
             try:
                 events = self._many.decode(value)
-            except (msgspec.ValidationError, msgspec.DecodeError):
+            except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
                 pass
             else:
-                for event in events:
-                    if type(event) is Call and event.origin is None:
-                        event.origin = derive_origin(event.caller)  # type: ignore[assignment]
-                return [Decoded(offset, e) for e in events], []
+                if all(ts_in_range(event.ts) for event in events):
+                    for event in events:
+                        if type(event) is Call and event.origin is None:
+                            event.origin = derive_origin(event.caller)  # type: ignore[assignment]
+                    return [Decoded(offset, e) for e in events], []
         try:
             parts: Sequence[msgspec.Raw] = self._raw_list.decode(value)
         except msgspec.DecodeError as exc:
             return [], [self._fail(offset, value, "invalid_json", str(exc))]
+        except RecursionError:
+            return [], [self._fail(offset, value, "invalid_json", TOO_DEEP)]
         good: list[Decoded] = []
         bad: list[DeadLetter] = []
         for part in parts:

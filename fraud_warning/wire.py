@@ -22,6 +22,12 @@ Channel = Literal["mobile_banking", "third_party_payment", "atm", "counter"]
 RISKY_ORIGINS = frozenset({"overseas", "voip_gateway", "virtual_operator"})
 VIRTUAL_PREFIXES = ("+86170", "+86171")
 MAX_AMOUNT_CNY = 1e12  # larger is a corrupt record, not a transfer
+MAX_DURATION_S = 7 * 86_400  # a week of talk time: longer is a corrupt record, not a call
+# Event times outside these years are corrupt clocks (a zeroed or maxed-out field), not
+# events: one such time would otherwise drag the event-time watermark decades away.
+# msgspec has no range constraint for datetimes, so the decoder checks this after parsing.
+MIN_YEAR = 2000
+MAX_YEAR = 2099
 
 
 class Call(msgspec.Struct, tag_field="type", tag="call", gc=False):
@@ -29,7 +35,7 @@ class Call(msgspec.Struct, tag_field="type", tag="call", gc=False):
     ts: AwareTs
     caller: E164
     callee: E164
-    duration_s: Annotated[int, msgspec.Meta(ge=0)]
+    duration_s: Annotated[int, msgspec.Meta(ge=0, le=MAX_DURATION_S)]
     caller_cell: str | None = None
     callee_cell: str | None = None
     origin: Origin | None = None
@@ -58,6 +64,11 @@ class Transfer(msgspec.Struct, tag_field="type", tag="transfer", gc=False):
 WireEvent = Call | Sms | Transfer
 
 
+def ts_in_range(ts: datetime) -> bool:
+    """Whether an event time's (local) year is one a real event can carry."""
+    return MIN_YEAR <= ts.year <= MAX_YEAR
+
+
 def derive_origin(number: str) -> str:
     """The contract's rule for a call without `origin`: non-+86 is overseas,
     +86 170/171 is a virtual operator, anything else a mobile line."""
@@ -68,4 +79,16 @@ def derive_origin(number: str) -> str:
     return "mobile"
 
 
-__all__ = ["RISKY_ORIGINS", "Call", "Sms", "Transfer", "WireEvent", "derive_origin"]
+__all__ = [
+    "MAX_AMOUNT_CNY",
+    "MAX_DURATION_S",
+    "MAX_YEAR",
+    "MIN_YEAR",
+    "RISKY_ORIGINS",
+    "Call",
+    "Sms",
+    "Transfer",
+    "WireEvent",
+    "derive_origin",
+    "ts_in_range",
+]

@@ -120,6 +120,17 @@ BAD: list[tuple[str, bytes, str]] = [
     ("minutes-only timestamp", rec(CALL, ts="2026-03-02T09:00+08:00"), "bad_timestamp"),
     ("hour 24", rec(CALL, ts="2026-03-02T24:00:00+08:00"), "bad_timestamp"),
     ("numeric timestamp", rec(TRANSFER, ts=1772413200), "bad_timestamp"),
+    ("year 1", rec(CALL, ts="0001-01-01T00:00:00+08:00"), "bad_timestamp"),
+    ("year 1999", rec(SMS, ts="1999-12-31T23:59:59Z"), "bad_timestamp"),
+    ("year 9999", rec(TRANSFER, ts="9999-12-31T23:59:59-08:00"), "bad_timestamp"),
+    ("duration beyond a week", rec(CALL, duration_s=7 * 86_400 + 1), "invalid_value"),
+    ("duration beyond 64 bits", rec(CALL)[:-3] + b"1" + b"0" * 40 + b"}", "invalid_value"),
+    ("nested too deep", b"[" * 1500 + b"]" * 1500, "invalid_json"),
+    (
+        "unknown field nested too deep",
+        rec(CALL)[:-1] + b',"x":' + b"[" * 1500 + b"]" * 1500 + b"}",
+        "invalid_json",
+    ),
 ]
 
 #: Good records that stretch the contract (raw, what to check on the event).
@@ -130,6 +141,9 @@ GOOD: list[tuple[str, bytes]] = [
     ("integer amount", rec(TRANSFER, amount_cny=500)),
     ("amount exactly 1e12", rec(TRANSFER, amount_cny=1e12)),
     ("zero duration", rec(CALL, duration_s=0)),
+    ("a week's duration", rec(CALL, duration_s=7 * 86_400)),
+    ("year 2000", rec(CALL, ts="2000-01-01T00:00:00+08:00")),
+    ("year 2099", rec(CALL, ts="2099-12-31T23:59:59-08:00")),
     ("utc Z", rec(CALL, ts="2026-03-02T01:00:00Z")),
     ("fractional seconds", rec(CALL, ts="2026-03-02T09:00:00.123456+08:00")),
     ("unknown extra fields", rec(CALL, vendor={"x": [1, 2]}, note="备注")),
@@ -288,6 +302,19 @@ def test_array_with_one_bad_keeps_the_good_ones(name: str, raw: bytes, reason: s
     assert bad[0].reason == reason
     assert bad[0].offset == 11
     assert bad[0].raw == raw.decode("utf-8", "replace")
+
+
+def test_array_with_a_year_9999_event_keeps_the_good_ones() -> None:
+    value = array(rec(CALL, event_id="a"), rec(SMS, ts="9999-01-01T00:00:00Z"), rec(SMS))
+    good, bad = Decoder().decode_record(value, 5)
+    assert [d.event.event_id for d in good] == ["a", "s1"]
+    assert [(d.reason, d.offset) for d in bad] == [("bad_timestamp", 5)]
+
+
+def test_array_nested_too_deep_is_one_invalid_json_dead_letter() -> None:
+    good, bad = Decoder().decode_record(b"[" * 1500 + b"]" * 1500, 1)
+    assert good == [] and [d.reason for d in bad] == ["invalid_json"]
+    assert bad[0].detail == "JSON is nested too deeply"
 
 
 def test_malformed_array_is_one_invalid_json_dead_letter() -> None:

@@ -6,6 +6,10 @@ that their lengths do not leak either, and every token is checked whichever matc
 timing does not tell which entry was close. Tokens are never logged or echoed: a principal
 is named by its role and position (`desk#2`).
 
+A token that is long enough but plainly not a secret (a repeated character, a short
+repeated pattern, a template word such as "changeme") is noted in `weak`, by position and
+reason only: `serve` refuses it outside development (:mod:`fraud_warning.desk.exposure`).
+
 >>> tokens = Tokens.parse("desk:" + "d" * 20 + ",unit:" + "u" * 20)
 >>> tokens.check("u" * 20)
 Principal(role='unit', name='unit#1')
@@ -21,6 +25,25 @@ from dataclasses import dataclass
 
 ROLES = ("desk", "unit", "admin")
 MIN_TOKEN_CHARS = 16
+MIN_DISTINCT_CHARS = 8  # "aaaaaaaaaaaaaaaa" and "abcabcabcabcabca" are long, not secret
+#: words left in templates and examples; matched in the token's lower-case letters
+PLACEHOLDERS = ("changeme", "password", "secret", "example", "placeholder", "default", "dummy")
+
+
+def weakness(token: str) -> str | None:
+    """Why a token of the right length is still not a secret, or None.
+
+    >>> weakness("d" * 20), weakness("please-changeme-now"), weakness("3f9a1c07d2b84e6a")
+    ('only 1 distinct character(s)', 'contains "changeme"', None)
+    """
+    distinct = len(set(token))
+    if distinct < MIN_DISTINCT_CHARS:
+        return f"only {distinct} distinct character(s)"
+    letters = "".join(c for c in token.lower() if c.isalpha())
+    for word in PLACEHOLDERS:
+        if word in letters:
+            return f'contains "{word}"'
+    return None
 
 
 @dataclass(frozen=True)
@@ -46,8 +69,10 @@ def _digest(token: str) -> bytes:
 class Tokens:
     """The configured tokens; empty means the server must not start unless in dev mode."""
 
-    def __init__(self, entries: list[tuple[bytes, Principal]]) -> None:
+    def __init__(self, entries: list[tuple[bytes, Principal]], weak: tuple[str, ...] = ()) -> None:
         self._entries = entries
+        #: one line per weak entry, naming it by position and role, never by its token
+        self.weak = weak
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -58,6 +83,7 @@ class Tokens:
         entries: list[tuple[bytes, Principal]] = []
         counts: dict[str, int] = {}
         seen: set[bytes] = set()
+        weak: list[str] = []
         for n, raw in enumerate((text or "").split(","), start=1):
             item = raw.strip()
             if not item:
@@ -78,9 +104,12 @@ class Tokens:
             if digest in seen:
                 raise ValueError(f"FW_API_TOKENS entry {n} ({role}): token used twice")
             seen.add(digest)
+            why = weakness(token)
+            if why is not None:
+                weak.append(f"FW_API_TOKENS entry {n} ({role}): token is not a secret ({why})")
             counts[role] = counts.get(role, 0) + 1
             entries.append((digest, Principal(role, f"{role}#{counts[role]}")))
-        return cls(entries)
+        return cls(entries, tuple(weak))
 
     def check(self, presented: str) -> Principal | None:
         """The principal whose token this is, or None; constant time over all entries."""
@@ -92,4 +121,4 @@ class Tokens:
         return found
 
 
-__all__ = ["DEV", "MIN_TOKEN_CHARS", "ROLES", "Principal", "Tokens"]
+__all__ = ["DEV", "MIN_TOKEN_CHARS", "ROLES", "Principal", "Tokens", "weakness"]

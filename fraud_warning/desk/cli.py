@@ -42,7 +42,11 @@ def register(sub: Any) -> None:
     p.add_argument("--bind", default=env("bind", "127.0.0.1"), help="[FW_BIND; 127.0.0.1]")
     p.add_argument("--port", type=int, default=int(env("port", "8080") or 8080), help="[8080]")
     p.add_argument(
-        "--dev", action="store_true", help="run without FW_API_TOKENS: every caller may do all"
+        "--dev",
+        action="store_true",
+        help="development mode [FW_ENV=development]: tokens may be left out (every caller may "
+        "do all) on a loopback address only, and placeholder tokens are allowed; refused "
+        "when FW_ENV=production",
     )
     p.add_argument("--units", default=env("units"), help="police units CSV/JSONL to load")
     p.add_argument("--subscribers", default=env("subscribers"), help="for elderly-first ranking")

@@ -19,6 +19,7 @@ from fraud_warning.desk.connection import STORE_ERRORS, connect
 from fraud_warning.desk.keys import Keys
 from fraud_warning.desk.service import Desk
 from fraud_warning.refdata import RefData
+from fraud_warning.settings import env
 
 
 def _where(url: str) -> str:
@@ -64,19 +65,16 @@ def serve(args: argparse.Namespace) -> int:
     from fraud_warning.desk.api import build_app
     from fraud_warning.desk.auth import Tokens
     from fraud_warning.desk.dispatcher import ServiceConfig, parse_targets
+    from fraud_warning.desk.exposure import check_exposure
     from fraud_warning.desk.service import DeskConfig
     from fraud_warning.dispatch import DispatchConfig
     from fraud_warning.refdata import RefDataError, load_refdata
 
     try:
         tokens = Tokens.parse(os.environ.get("FW_API_TOKENS"))
+        dev = check_exposure(tokens, bind=args.bind, dev=args.dev, environment=env("env"))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    if not len(tokens) and not args.dev:
-        raise UsageError(
-            "no API tokens: set FW_API_TOKENS=role:token,… (roles desk, unit, admin), "
-            "or pass --dev to run without them"
-        )
     if not 1 <= args.port <= 65535:
         raise UsageError(f"--port must be 1..65535, got {args.port}")
     if not args.tick > 0:
@@ -102,7 +100,7 @@ def serve(args: argparse.Namespace) -> int:
         subscribers=refdata.subscribers,
         units=refdata.units,
     )
-    app = build_app(desk, tokens, dev=args.dev, tick_s=args.tick)
+    app = build_app(desk, tokens, dev=dev, tick_s=args.tick)
     mode = " DEV MODE: no tokens, every caller may do everything" if not len(tokens) else ""
     print(
         f"desk on http://{args.bind}:{args.port}/ (Redis {_where(args.redis)}, "
