@@ -88,7 +88,8 @@ def classify(message: str, raw: bytes) -> str:
     return "invalid_value"
 
 
-def _raw_text(raw: bytes) -> str:
+def raw_text(raw: bytes) -> str:
+    """A record as dead-letter text: bounded, and valid UTF-8 whatever it held."""
     return raw[:MAX_RAW_CHARS].decode("utf-8", errors="replace")
 
 
@@ -126,7 +127,7 @@ class Decoder:
         self._syntax = msgspec.json.Decoder(float_hook=lambda _: 0.0)
 
     def _fail(self, offset: int, raw: bytes, reason: str, detail: str) -> DeadLetter:
-        return DeadLetter(self.source, offset, reason, detail[:300], _raw_text(raw))
+        return DeadLetter(self.source, offset, reason, detail[:300], raw_text(raw))
 
     def decode_one(self, raw: bytes, offset: int) -> Decoded | DeadLetter:
         bad_utf8 = _bad_utf8(raw)
@@ -204,4 +205,4 @@ class Decoder:
         return good, bad
 
 
-__all__ = ["REASONS", "DeadLetter", "Decoded", "Decoder", "classify"]
+__all__ = ["REASONS", "DeadLetter", "Decoded", "Decoder", "classify", "raw_text"]

@@ -13,9 +13,10 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from fraud_warning.admission import Admission, AdmissionConfig
 from fraud_warning.alerting import FRAUD_NUMBER, Alerter, Output
 from fraud_warning.clock import Clock
-from fraud_warning.decode import DeadLetter, Decoded
+from fraud_warning.decode import Decoded
 from fraud_warning.dispatch import Dispatcher
 from fraud_warning.features import CATALOGUE, FeatureConfig
 from fraud_warning.join import Joiner
@@ -32,6 +33,11 @@ from fraud_warning.wire import Call, Sms, WireEvent
 @dataclass(frozen=True)
 class EngineConfig:
     allowed_lateness_s: float = 600.0  # older than watermark − this: dead-lettered as late
+    max_ahead_s: float = 7 * 86_400.0  # newer than watermark + this: a broken clock
+
+    def admission(self) -> Admission:
+        return Admission(AdmissionConfig(self.allowed_lateness_s, self.max_ahead_s))
+
     state_retention_s: float = 26 * 3600.0  # idle keys are evicted after this
     incident_ttl_s: float = 12 * 3600.0  # an incident with no new evidence closes
     housekeeping_every_s: float = 600.0  # event-time interval between eviction sweeps
@@ -78,6 +84,7 @@ class Engine:
             dispatcher=dispatcher,
             clock=clock,
         )
+        self.admission = self.config.admission()
         self.watermark = float("-inf")
         self._seq = 0
         self._next_housekeeping = float("-inf")
@@ -102,18 +109,19 @@ class Engine:
         values: dict[str, list[list[float]]] = defaultdict(list)
         hits: list[tuple[int, _Row, list[Verdict]]] = []
         joiner = self.joiner
-        lateness = self.config.allowed_lateness_s
+        admission = self.admission
         counts = {"call": 0, "sms": 0, "transfer": 0}
         for item in batch:
             ev = item.event
             ts = ev.ts.timestamp()
-            if ts < self.watermark - lateness:
-                out.dead.append(late_letter(item, source, self.watermark - ts))
+            letter = admission.admit(item, ts, source)
+            if letter is not None:
+                out.dead.append(letter)
                 continue
-            if ts > self.watermark:
-                self.watermark = ts
-                if ts >= self._next_housekeeping:
-                    self._housekeeping(ts)
+            if admission.watermark > self.watermark:
+                self.watermark = admission.watermark
+                if self.watermark >= self._next_housekeeping:
+                    self._housekeeping(self.watermark)
             self._seq += 1
             kind = type(ev)
             if kind is Call:
@@ -224,11 +232,4 @@ def wanted_kinds(registry: Registry) -> dict[str, float]:
     return wanted
 
 
-def late_letter(item: Decoded, source: str, behind_s: float) -> DeadLetter:
-    import msgspec
-
-    raw = msgspec.json.encode(item.event).decode()
-    return DeadLetter(source, item.offset, "late", f"{behind_s:.0f} s behind the watermark", raw)
-
-
-__all__ = ["FRAUD_NUMBER", "Engine", "EngineConfig", "Output", "late_letter", "wanted_kinds"]
+__all__ = ["FRAUD_NUMBER", "Engine", "EngineConfig", "Output", "wanted_kinds"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import sys
+from collections.abc import Iterator
 from typing import Generic, TypeVar
 
 HOUR_S = 3600.0
@@ -238,6 +239,14 @@ class Keyed(Generic[S]):
         if state is None or state.last_ts < ts - self.retention_s:
             return None
         return state
+
+    def items(self) -> Iterator[tuple[str, S]]:
+        """Every held key and its state (expired ones included: they read as absent)."""
+        return iter(self._items.items())
+
+    def put(self, key: str, state: S) -> None:
+        """Hold `state` for `key` as it is (a snapshot being restored)."""
+        self._items[key] = state
 
     def estimate_bytes(self, sample: int = 16) -> int:
         """Bytes held: the mean deep size of up to `sample` keys' state times the key count."""

@@ -55,6 +55,10 @@ class Merger:
             out.append(heapq.heappop(heap)[2])
         return out
 
+    def waiting(self) -> list[Ordered]:
+        """The records not released yet, in canonical order (for a snapshot)."""
+        return [entry[2] for entry in sorted(self._heap)]
+
     def _bound(self, now: float) -> float:
         if self.idle_s is None:
             return min(self.marks.values())

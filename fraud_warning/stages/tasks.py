@@ -18,9 +18,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+import msgspec
+
 from fraud_warning.alerting import Alerter, Output
 from fraud_warning.decode import DeadLetter, Decoded
-from fraud_warning.engine import EngineConfig, late_letter, wanted_kinds
+from fraud_warning.engine import EngineConfig, wanted_kinds
 from fraud_warning.features import FeatureConfig
 from fraud_warning.join import Caller, NumberSide, PayeeSide, PayerHalf, Sides, VictimSide
 from fraud_warning.metrics import Metrics
@@ -51,6 +53,15 @@ STAGES = (NUMBER, VICTIM, PAYEE, ALERT)
 HOUSEKEEPING_S = 600.0
 
 Send = tuple[str, str | None, Record]
+
+
+class Positions(msgspec.Struct):
+    """Where a task stands: input read up to `offset`; data records sent to each
+    destination partition and taken from each upstream partition (marks not counted)."""
+
+    offset: int = -1  # the last input offset the task's state covers
+    sent: dict[str, int] = {}
+    seen: dict[str, int] = {}
 
 
 @dataclass
@@ -87,6 +98,7 @@ class _Task:
         self.partition = partition
         self.name = f"{self.stage}{partition}"
         self.store = StateStore(ctx.config.state_retention_s)
+        self.positions = Positions()
         self._next_housekeeping = float("-inf")
 
     def _housekeeping(self, watermark: float, events: int) -> None:
@@ -106,23 +118,27 @@ class NumberTask(_Task):
         self.side = NumberSide(ctx.sides, self.store.numbers)
         self.models = Models(ctx.registry, ctx.metrics)
         self.alerter = ctx.alerter()
-        self.mark = float("-inf")  # input events from here on are not earlier than this
+        self.admission = ctx.config.admission()
         self._events = {t: ctx.metrics.events.labels(t) for t in ("call", "sms", "transfer")}
+
+    @property
+    def mark(self) -> float:
+        """Input events from here on are not earlier than this (less the lateness)."""
+        return self.admission.watermark
 
     def events(self, batch: Sequence[Decoded], out: Output, source: str = "-") -> list[Send]:
         """Process a batch of input events in arrival order; `out` gets number alerts and
-        late events."""
+        events refused at admission."""
         sends: list[Send] = []
-        lateness = self.ctx.config.allowed_lateness_s
         counts = {"call": 0, "sms": 0, "transfer": 0}
+        admit = self.admission.admit
         for item in batch:
             ev = item.event
             t = ev.ts.timestamp()
-            if t < self.mark - lateness:
-                out.dead.append(late_letter(item, source, self.mark - t))
+            letter = admit(item, t, source)
+            if letter is not None:
+                out.dead.append(letter)
                 continue
-            if t > self.mark:
-                self.mark = t
             if isinstance(ev, Call):
                 counts["call"] += 1
                 self._call(ev, t, sends, out)
@@ -161,7 +177,7 @@ class NumberTask(_Task):
         earlier than `ts` follows."""
         if ts <= self.mark:
             return []
-        self.mark = ts
+        self.admission.advance(ts)
         return self.heartbeat()
 
     def heartbeat(self) -> list[Send]:
@@ -332,6 +348,7 @@ __all__ = [
     "DeadLetter",
     "NumberTask",
     "PayeeTask",
+    "Positions",
     "Send",
     "Task",
     "VictimTask",

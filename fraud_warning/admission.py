@@ -1,0 +1,73 @@
+"""Admission: which decoded events the engine takes, in event time.
+
+Three checks before an event touches any state, each with a dead-letter reason:
+- **late**: older than the watermark minus the allowed lateness;
+- **bad_timestamp**: further ahead of the watermark than `max_ahead_s`, a week: a broken
+  clock one record would otherwise drag the watermark to, making every good event after
+  it late. Without a wall clock the engine cannot tell a clock error from a quiet spell,
+  so the bound is far beyond any gap a city's feed has (a night, a weekend outage);
+- **duplicate**: an event id already taken within the lateness window (at-least-once
+  delivery re-sends records; a call counted twice reads as twice the talk time).
+Ids are remembered for as long as an event with them could still be admitted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import msgspec
+
+from fraud_warning.decode import DeadLetter, Decoded, raw_text
+
+
+@dataclass(frozen=True)
+class AdmissionConfig:
+    allowed_lateness_s: float = 600.0
+    max_ahead_s: float = 7 * 86_400.0
+
+
+class Admission:
+    def __init__(self, config: AdmissionConfig | None = None) -> None:
+        self.config = config or AdmissionConfig()
+        self.watermark = float("-inf")
+        self.seen: dict[str, float] = {}  # event id → event time, oldest admitted first
+
+    def admit(self, item: Decoded, ts: float, source: str) -> DeadLetter | None:
+        """None when the event is taken (and the watermark moved), else why not."""
+        watermark = self.watermark
+        lateness = self.config.allowed_lateness_s
+        if ts < watermark - lateness:
+            return _letter(item, source, "late", f"{watermark - ts:.0f} s behind the watermark")
+        if ts > watermark + self.config.max_ahead_s and watermark > float("-inf"):
+            ahead = ts - watermark
+            return _letter(item, source, "bad_timestamp", f"{ahead:.0f} s ahead of the stream")
+        event_id = item.event.event_id
+        if event_id in self.seen:
+            return _letter(item, source, "duplicate", f"event id {event_id} already taken")
+        self.seen[event_id] = ts
+        if ts > watermark:
+            self.advance(ts)
+        return None
+
+    def advance(self, watermark: float) -> None:
+        """Move the watermark (an admitted event, or a producer's promise)."""
+        if watermark <= self.watermark:
+            return
+        self.watermark = watermark
+        seen = self.seen
+        cutoff = watermark - self.config.allowed_lateness_s
+        # ids arrive roughly in time order: forget from the front while they are too old
+        while seen:
+            oldest = next(iter(seen))
+            if seen[oldest] >= cutoff:
+                break
+            del seen[oldest]
+
+
+def _letter(item: Decoded, source: str, reason: str, detail: str) -> DeadLetter:
+    return DeadLetter(
+        source, item.offset, reason, detail, raw_text(msgspec.json.encode(item.event))
+    )
+
+
+__all__ = ["Admission", "AdmissionConfig"]

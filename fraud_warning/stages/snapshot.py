@@ -1,0 +1,153 @@
+"""Snapshots of a stage task: its keys' state, its merge buffer and its positions.
+
+A snapshot is msgpack of plain values (never pickle: a snapshot store is not trusted to
+run code), written whole per task. With it the worker records the input offset the
+state covers and the sequence numbers of what the task sent, so a task restored after a
+crash re-reads its input from there, and its re-sent records are recognised downstream
+as already seen.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from fraud_warning.rank import Incident, IncidentBook
+from fraud_warning.stages.records import Ordered
+from fraud_warning.stages.tasks import (
+    TASKS,
+    AlertTask,
+    Context,
+    NumberTask,
+    PayeeTask,
+    Positions,
+    Task,
+    VictimTask,
+)
+from fraud_warning.state import NumberState, PayeeState, StateStore, VictimState
+
+FORMAT = 1
+
+
+class _Snapshot(msgspec.Struct):
+    format: int
+    stage: str
+    partition: int
+    positions: Positions
+    victims: dict[str, list[Any]]
+    numbers: dict[str, list[Any]]
+    payees: dict[str, list[Any]]
+    flags: dict[str, float]
+    mark: float | None = None  # number stage: its input watermark
+    seen_ids: dict[str, float] = {}  # number stage: event ids admitted (duplicates refused)
+    marks: dict[str, float] | None = None  # merging stages: the upstream watermarks
+    bound: float | None = None
+    waiting: list[Ordered] = []
+    victim_incidents: dict[str, Incident] = {}
+    number_incidents: dict[str, Incident] = {}
+
+
+def dump(task: Task, positions: Positions | None = None) -> bytes:
+    """The task's snapshot, as bytes (with the task's own positions unless given)."""
+    store = task.store
+    snap = _Snapshot(
+        format=FORMAT,
+        stage=task.stage,
+        partition=task.partition,
+        positions=positions if positions is not None else task.positions,
+        victims={k: _victim_out(s) for k, s in store.victims.items()},
+        numbers={k: _number_out(s) for k, s in store.numbers.items()},
+        payees={k: [s.last_ts, s.inbound] for k, s in store.payees.items()},
+        flags=store.flags,
+    )
+    if isinstance(task, NumberTask):
+        snap.mark = task.mark if task.mark > float("-inf") else None
+        snap.seen_ids = task.admission.seen
+        snap.number_incidents = task.alerter.numbers.open
+    else:
+        merger = task.merger
+        snap.marks = {s: m for s, m in merger.marks.items() if m > float("-inf")}
+        snap.bound = merger.bound if merger.bound > float("-inf") else None
+        snap.waiting = merger.waiting()
+    if isinstance(task, AlertTask):
+        snap.victim_incidents = task.alerter.victims.open
+    return msgspec.msgpack.encode(snap)
+
+
+def load(ctx: Context, data: bytes) -> tuple[Task, Positions]:
+    """A task rebuilt from its snapshot, and its positions."""
+    snap = msgspec.msgpack.decode(data, type=_Snapshot)
+    if snap.format != FORMAT:
+        raise ValueError(f"snapshot format {snap.format}, expected {FORMAT}")
+    task = TASKS[snap.stage](ctx, snap.partition)
+    task.positions = snap.positions
+    _fill(task.store, snap)
+    if isinstance(task, NumberTask):
+        task.admission.watermark = snap.mark if snap.mark is not None else float("-inf")
+        task.admission.seen.update(snap.seen_ids)
+        _fill_book(task.alerter.numbers, snap.number_incidents)
+    elif isinstance(task, VictimTask | PayeeTask | AlertTask):
+        merger = task.merger
+        for source, mark in (snap.marks or {}).items():
+            merger.mark(source, mark)
+        merger.bound = snap.bound if snap.bound is not None else float("-inf")
+        for record in snap.waiting:
+            merger.push(record)
+        if isinstance(task, AlertTask):
+            _fill_book(task.alerter.victims, snap.victim_incidents)
+    return task, snap.positions
+
+
+def _victim_out(s: VictimState) -> list[Any]:
+    return [s.last_ts, s.last_cell, list(s._contacts), list(s._payees), s.inbound, s.transfers]
+
+
+def _number_out(s: NumberState) -> list[Any]:
+    return [
+        s.last_ts,
+        s.bucket,
+        sorted(s.callees),  # a set: sorted, so equal state dumps to equal bytes
+        s.calls,
+        s.short_calls,
+        s.long_calls,
+        s.prev_distinct,
+        s.prev_calls,
+        s.prev_short,
+        s.prev_long,
+        s.flagged_at,
+        s.risky_origin,
+    ]
+
+
+def _fill(store: StateStore, snap: _Snapshot) -> None:
+    for key, (last_ts, cell, contacts, payees, inbound, transfers) in snap.victims.items():
+        v = VictimState()
+        v.last_ts, v.last_cell = last_ts, cell
+        for number in contacts:
+            v.add_contact(number)
+        for account in payees:
+            v.add_payee(account)
+        v.inbound = [tuple(r) for r in inbound] if inbound else ()
+        v.transfers = [tuple(r) for r in transfers] if transfers else ()
+        store.victims.put(key, v)
+    for key, values in snap.numbers.items():
+        n = NumberState()
+        (n.last_ts, n.bucket, callees, n.calls, n.short_calls, n.long_calls) = values[:6]
+        (n.prev_distinct, n.prev_calls, n.prev_short, n.prev_long) = values[6:10]
+        n.flagged_at, n.risky_origin = values[10], values[11]
+        n.callees = set(callees)
+        store.numbers.put(key, n)
+    for key, (last_ts, inbound) in snap.payees.items():
+        p = PayeeState()
+        p.last_ts = last_ts
+        p.inbound = [tuple(r) for r in inbound]
+        store.payees.put(key, p)
+    store.flags.update(snap.flags)
+
+
+def _fill_book(book: IncidentBook, incidents: dict[str, Incident]) -> None:
+    book.open.update(incidents)
+
+
+__all__ = ["Positions", "dump", "load"]
