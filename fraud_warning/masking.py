@@ -22,4 +22,12 @@ def mask_account(account: str) -> str:
     return "*" * (len(account) - 4) + account[-4:]
 
 
-__all__ = ["mask_account", "mask_msisdn"]
+def url_host(url: str, default_port: int = 6379) -> str:
+    """host:port of a service URL, never its password."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return f"{parts.hostname}:{parts.port or default_port}"
+
+
+__all__ = ["mask_account", "mask_msisdn", "url_host"]

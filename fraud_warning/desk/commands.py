@@ -10,7 +10,6 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import redis
 
@@ -18,14 +17,9 @@ from fraud_warning.cli import CheckFailed, UsageError
 from fraud_warning.desk.connection import STORE_ERRORS, connect
 from fraud_warning.desk.keys import Keys
 from fraud_warning.desk.service import Desk
+from fraud_warning.masking import url_host
 from fraud_warning.refdata import RefData
 from fraud_warning.settings import env
-
-
-def _where(url: str) -> str:
-    """host:port of a Redis URL, without any password in it."""
-    parts = urlsplit(url)
-    return f"{parts.hostname}:{parts.port or 6379}"
 
 
 def _client(args: argparse.Namespace, *, required: bool = True) -> redis.Redis:
@@ -36,8 +30,8 @@ def _client(args: argparse.Namespace, *, required: bool = True) -> redis.Redis:
         raise UsageError(f"--redis is not a Redis URL: {exc}") from None
     except STORE_ERRORS as exc:
         if required:
-            raise UsageError(f"cannot reach Redis at {_where(args.redis)}: {exc}") from None
-        print(f"warning: Redis at {_where(args.redis)} not answering yet", file=sys.stderr)
+            raise UsageError(f"cannot reach Redis at {url_host(args.redis)}: {exc}") from None
+        print(f"warning: Redis at {url_host(args.redis)} not answering yet", file=sys.stderr)
     return client
 
 
@@ -103,7 +97,7 @@ def serve(args: argparse.Namespace) -> int:
     app = build_app(desk, tokens, dev=dev, tick_s=args.tick)
     mode = " DEV MODE: no tokens, every caller may do everything" if not len(tokens) else ""
     print(
-        f"desk on http://{args.bind}:{args.port}/ (Redis {_where(args.redis)}, "
+        f"desk on http://{args.bind}:{args.port}/ (Redis {url_host(args.redis)}, "
         f"prefix {args.prefix}){mode}",
         file=sys.stderr,
         flush=True,

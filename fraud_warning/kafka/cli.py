@@ -69,6 +69,29 @@ def register(sub: Any) -> None:
         "[FW_SESSION_TIMEOUT_S; 10]",
     )
     p.add_argument(
+        "--state-redis",
+        default=env("state_redis"),
+        help="checkpoint task state to this Redis URL, so a restarted worker (or another "
+        "in the group) resumes where it was [FW_STATE_REDIS; none: state in memory only]",
+    )
+    p.add_argument(
+        "--checkpoint-every",
+        type=_seconds,
+        default=env("checkpoint_s", "5"),
+        help="seconds between checkpoints [FW_CHECKPOINT_S; 5]",
+    )
+    p.add_argument(
+        "--fresh",
+        action="store_true",
+        help="forget the group's checkpoints first (with a new group or emptied topics)",
+    )
+    p.add_argument(
+        "--log-level",
+        choices=("debug", "info", "warning", "error"),
+        default=env("log_level", "warning"),
+        help="[FW_LOG_LEVEL; warning]",
+    )
+    p.add_argument(
         "--metrics-port",
         type=int,
         default=env("metrics_port"),

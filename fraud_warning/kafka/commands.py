@@ -15,6 +15,7 @@ from fraud_warning.cli import UsageError
 from fraud_warning.kafka.replay import ReplayError, feed_file
 from fraud_warning.kafka.replay import replay as run_replay
 from fraud_warning.kafka.topics import bootstrap_servers
+from fraud_warning.masking import url_host
 from fraud_warning.progress import Progress
 
 log = logging.getLogger("fraud_warning.worker")
@@ -96,7 +97,7 @@ def worker(args: argparse.Namespace) -> int:
     import faust
 
     # runs until SIGINT / SIGTERM, then exits the process itself
-    faust.Worker(app, loglevel="WARNING", quiet=True).execute_from_commandline()
+    faust.Worker(app, loglevel=args.log_level.upper(), quiet=True).execute_from_commandline()
 
 
 async def _build_worker(
@@ -131,25 +132,43 @@ async def _build_worker(
         datadir=str(Path(tempfile.gettempdir()) / f"fraud-warning-{args.group}"),
     )
     sink = _desk_sink(args, refdata) if args.desk else None
+    checkpoints = _checkpoints(args) if args.state_redis else None
     worker = Worker(
         app,
         ctx,
         topics,
-        WorkerConfig(stage_prefix=args.stage_prefix),
+        WorkerConfig(stage_prefix=args.stage_prefix, checkpoint_s=args.checkpoint_every or 5.0),
         on_alerts=sink.write if sink is not None else None,
+        checkpoints=checkpoints,
     )
     for topic, n in worker.topic_partitions().items():
         await ensure_topic(servers, topic, n)
     for topic in (topics.alerts, topics.dispatch, topics.dead_letter):
         await ensure_topic(servers, topic, args.partitions)
-    log.warning(
-        "worker %s: %d input partitions, %d per stage; state is held in memory: "
-        "a restarted worker starts empty (snapshots and recovery are not built yet)",
-        args.group,
-        inputs,
-        args.partitions,
-    )
+    if checkpoints is None:
+        log.warning(
+            "worker %s: no --state-redis: state is held in memory only, and a restarted "
+            "worker starts empty",
+            args.group,
+        )
+    log.info("worker %s: %d input partitions, %d per stage", args.group, inputs, args.partitions)
     return app, worker
+
+
+def _checkpoints(args: argparse.Namespace) -> Any:
+    import redis
+
+    from fraud_warning.stages.checkpoints import Checkpoints
+
+    client = redis.Redis.from_url(args.state_redis, socket_timeout=10)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        raise UsageError(f"state Redis {url_host(args.state_redis)}: {exc}") from None
+    checkpoints = Checkpoints(client, args.desk_prefix, args.group)
+    if args.fresh:
+        log.warning("worker %s: %d checkpoint(s) forgotten", args.group, checkpoints.clear())
+    return checkpoints
 
 
 def _desk_sink(args: argparse.Namespace, refdata: Any) -> Any:

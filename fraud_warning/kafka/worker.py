@@ -12,6 +12,14 @@ records to that partition's task (:mod:`fraud_warning.stages.tasks`) and sends w
 the task returns as one record per destination partition: a JSON array of stage
 records, watermarks included. Input records may hold one event or a JSON array of
 events; an empty record with an `fw-mark` header is a watermark from the producer.
+
+Recovery (with checkpoints): every `checkpoint_s` each stage pauses between micro-batches
+and its tasks' snapshots go to Redis in one transaction, then the input offsets they
+cover are committed (Faust's own acking is off: only a checkpointed offset is
+committed). A task that starts, after a crash or on another worker, loads its snapshot
+and skips input it already covers; what it sends again carries the same envelope
+numbers and is dropped downstream (:mod:`fraud_warning.stages.envelope`). Alerts may be
+sent again: they carry the same id and revision, and sinks keep one.
 """
 
 from __future__ import annotations
@@ -30,7 +38,9 @@ import orjson
 from fraud_warning.alerting import Output
 from fraud_warning.decode import DeadLetter, Decoded, Decoder
 from fraud_warning.kafka.replay import MAX_RECORD_BYTES
-from fraud_warning.kafka.topics import MARK_HEADER, Topics
+from fraud_warning.kafka.topics import MARK_HEADER, Topics, partition_for
+from fraud_warning.stages.checkpoints import Checkpoints
+from fraud_warning.stages.envelope import Envelope, open_new, seal
 from fraud_warning.stages.records import Record
 from fraud_warning.stages.tasks import (
     ALERT,
@@ -49,7 +59,8 @@ log = logging.getLogger("fraud_warning.worker")
 
 STAGE_TOPIC = {VICTIM: "victim", PAYEE: "payee", ALERT: "alert"}
 _encode = msgspec.json.Encoder().encode
-_decode_records = msgspec.json.Decoder(list[Record]).decode
+_decode_envelope = msgspec.json.Decoder(Envelope).decode
+PARTITION_CACHE = 1_000_000  # keys whose partition is remembered, per stage
 
 
 @dataclass(frozen=True)
@@ -58,6 +69,7 @@ class WorkerConfig:
     linger_s: float = 0.005  # how long a micro-batch waits to fill
     tick_s: float = 0.1  # idle partitions are checked this often
     stage_prefix: str = "fw.stage."
+    checkpoint_s: float = 5.0  # snapshots to Redis this often (with `checkpoints`)
 
     def stage_topic(self, stage: str) -> str:
         return self.stage_prefix + STAGE_TOPIC[stage]
@@ -74,23 +86,35 @@ class Worker:
         config: WorkerConfig | None = None,
         *,
         on_alerts: Callable[[list[dict[str, Any]]], None] | None = None,
+        checkpoints: Checkpoints | None = None,
     ) -> None:
         self.app = app
         self.ctx = ctx
+        self.checkpoints = checkpoints
+        # a stage's tasks change only while its lock is held: a checkpoint sees a task
+        # between micro-batches, with everything it sent acknowledged
+        self.locks = {stage: asyncio.Lock() for stage in STAGES}
+        self.checkpointed = 0
         self.topics = topics
         self.config = config or WorkerConfig()
         self.on_alerts = on_alerts
         self.tasks: dict[tuple[str, int], Task] = {}
         self.decoders: dict[int, Decoder] = {}
-        raw = {"value_serializer": "raw", "key_serializer": "raw"}
+        # acks off: Faust commits nothing; offsets are committed with checkpoints only
+        raw = {"value_serializer": "raw", "key_serializer": "raw", "acks": False}
         self.events_topic = app.topic(topics.events, **raw)
         self.stage_topics = {
             stage: app.topic(self.config.stage_topic(stage), **raw) for stage in STAGE_TOPIC
         }
-        self.alerts_topic = app.topic(topics.alerts, **raw)
-        self.dead_topic = app.topic(topics.dead_letter, **raw)
+        self.alerts_topic = app.topic(topics.alerts, value_serializer="raw", key_serializer="raw")
+        self.dead_topic = app.topic(topics.dead_letter, value_serializer="raw")
+        self.topic_stage = {self.events_topic.get_topic_name(): NUMBER} | {
+            t.get_topic_name(): stage for stage, t in self.stage_topics.items()
+        }
         self.alerts_sent = 0
         self.dead_sent = 0
+        # stage -> key -> partition: murmur2 in Python costs µs and keys repeat a lot
+        self._partition_of: dict[str, dict[str, int]] = {stage: {} for stage in STAGE_TOPIC}
         self._register()
 
     def topic_partitions(self) -> dict[str, int]:
@@ -108,48 +132,70 @@ class Worker:
 
         async def number(stream: Any) -> None:
             async for batch in stream.take_events(cfg.max_batch, within=cfg.linger_s):
-                await self._on_events(batch)
+                async with self.locks[NUMBER]:
+                    await self._on_events(batch)
 
         async def idle_tick() -> None:
             # idle upstream partitions (live traffic) release what waits behind them
-            now = time.monotonic()
-            sends: list[Send] = []
-            out = Output()
-            for (stage, _p), task in list(self.tasks.items()):
-                if stage != NUMBER:
-                    sends.extend(task.step(out, now))  # type: ignore[union-attr]
-            await self._emit(sends, out)
+            for stage in STAGE_TOPIC:
+                async with self.locks[stage]:
+                    now = time.monotonic()
+                    out = Output()
+                    sends = [
+                        (task, task.step(out, now))  # type: ignore[union-attr]
+                        for (s, _p), task in list(self.tasks.items())
+                        if s == stage
+                    ]
+                    await self._emit(sends, out)
+
+        async def checkpoint() -> None:
+            await self.checkpoint()
 
         app.agent(self.events_topic, name="fw-number")(number)
         for stage, topic in self.stage_topics.items():
             app.agent(topic, name=f"fw-{STAGE_TOPIC[stage]}")(self._stage_agent(stage))
         app.timer(cfg.tick_s)(idle_tick)
+        if self.checkpoints is not None:
+            app.timer(cfg.checkpoint_s)(checkpoint)
+            app.on_partitions_revoked.connect(self._on_revoked)
 
     def _stage_agent(self, stage: str) -> Callable[[Any], Any]:
         cfg = self.config
 
         async def agent(stream: Any) -> None:
             async for batch in stream.take_events(cfg.max_batch, within=cfg.linger_s):
-                now = time.monotonic()
-                by_partition: dict[int, list[Record]] = defaultdict(list)
-                for event in batch:
-                    by_partition[event.message.partition].extend(_decode_records(event.value))
-                out = Output()
-                sends: list[Send] = []
-                for partition, records in by_partition.items():
-                    task: Any = self.task(stage, partition)
-                    task.feed(records, now)
-                    sends.extend(task.step(out, now))
-                await self._emit(sends, out)
+                async with self.locks[stage]:
+                    await self._on_records(stage, batch)
 
         return agent
+
+    async def _on_records(self, stage: str, batch: Sequence[Any]) -> None:
+        now = time.monotonic()
+        by_partition: dict[int, list[Any]] = defaultdict(list)
+        for event in batch:
+            by_partition[event.message.partition].append(event)
+        out = Output()
+        sends: list[tuple[Task, list[Send]]] = []
+        for partition, events in by_partition.items():
+            task: Any = self.task(stage, partition)
+            positions = task.positions
+            records: list[Record] = []
+            for event in events:
+                offset = event.message.offset
+                if offset <= positions.offset:
+                    continue  # covered by the snapshot this task started from
+                positions.offset = offset
+                records.extend(open_new(positions, _decode_envelope(event.value)))
+            task.feed(records, now)
+            sends.append((task, task.step(out, now)))
+        await self._emit(sends, out)
 
     async def _on_events(self, batch: Sequence[Any]) -> None:
         by_partition: dict[int, list[Any]] = defaultdict(list)
         for event in batch:
             by_partition[event.message.partition].append(event)
         out = Output()
-        sends: list[Send] = []
+        sends: list[tuple[Task, list[Send]]] = []
         for partition, events in by_partition.items():
             task = self.task(NUMBER, partition)
             assert isinstance(task, NumberTask)
@@ -159,18 +205,73 @@ class Worker:
             good: list[Decoded] = []
             mark = float("-inf")
             for event in events:
+                offset = event.message.offset
+                if offset <= task.positions.offset:
+                    continue  # covered by the snapshot this task started from
+                task.positions.offset = offset
                 header = _header(event, MARK_HEADER)
                 if header is not None:
                     mark = max(mark, _mark_value(header))
                     continue
-                decoded, bad = decoder.decode_record(event.value, event.message.offset)
+                decoded, bad = decoder.decode_record(event.value, offset)
                 good.extend(decoded)
                 out.dead.extend(bad)
-            sends.extend(task.events(good, out, decoder.source))
+            task_sends = task.events(good, out, decoder.source)
             if mark > float("-inf"):
                 # after the batch: a mark never runs ahead of events sent before it
-                sends.extend(task.advance(mark))
+                task_sends.extend(task.advance(mark))
+            sends.append((task, task_sends))
         await self._emit(sends, out)
+
+    # -- checkpoints -------------------------------------------------------------------
+
+    async def checkpoint(self, only: set[tuple[str, int]] | None = None) -> None:
+        """Snapshot the tasks (all, or `only` these) and commit the offsets they cover."""
+        if self.checkpoints is None:
+            return
+        for stage in STAGES:
+            async with self.locks[stage]:
+                tasks = [
+                    t
+                    for key, t in self.tasks.items()
+                    if key[0] == stage and (only is None or key in only)
+                ]
+                if not tasks:
+                    continue
+                await asyncio.to_thread(self.checkpoints.save, tasks)
+                self.checkpointed += 1
+                await self._commit(stage, tasks)
+
+    async def _commit(self, stage: str, tasks: list[Task]) -> None:
+        from faust.types import TP
+
+        topic = self.events_topic if stage == NUMBER else self.stage_topics[stage]
+        name = topic.get_topic_name()
+        offsets = {
+            TP(name, t.partition): t.positions.offset + 1 for t in tasks if t.positions.offset >= 0
+        }
+        if not offsets:
+            return
+        try:
+            # Faust's acking is off for these topics; its consumer thread commits for us
+            await self.app.consumer._thread.commit(offsets)
+        except Exception as exc:  # a failed commit costs re-reading, never correctness
+            log.warning("offset commit failed (%s): restart re-reads more input", exc)
+
+    async def _on_revoked(self, sender: Any, revoked: Any, **_: Any) -> None:
+        """Partitions moving to another worker: checkpoint their tasks, then let go."""
+        keys = {
+            (self.topic_stage[tp.topic], tp.partition)
+            for tp in revoked
+            if tp.topic in self.topic_stage
+        }
+        gone = keys & set(self.tasks)
+        if not gone:
+            return
+        await self.checkpoint(gone)
+        for key in gone:
+            async with self.locks[key[0]]:
+                self.tasks.pop(key, None)
 
     # -- tasks and sends ---------------------------------------------------------------
 
@@ -178,29 +279,43 @@ class Worker:
         key = (stage, partition)
         task = self.tasks.get(key)
         if task is None:
-            task = self.tasks[key] = TASKS[stage](self.ctx, partition)
+            task = self._restored(stage, partition) or TASKS[stage](self.ctx, partition)
+            self.tasks[key] = task
         return task
 
-    async def _emit(self, sends: Iterable[Send], out: Output) -> None:
-        parts = self.ctx.partitions
-        per: dict[tuple[str, int], list[Record]] = defaultdict(list)
-        from fraud_warning.kafka.topics import partition_for
+    def _restored(self, stage: str, partition: int) -> Task | None:
+        if self.checkpoints is None:
+            return None
+        task = self.checkpoints.load(self.ctx, f"{stage}{partition}")
+        if task is not None:
+            merger = getattr(task, "merger", None)
+            if merger is not None:
+                merger.hear_all(time.monotonic())  # silence is measured from now
+            log.info("task %s restored at offset %d", task.name, task.positions.offset)
+        return task
 
-        cache: dict[tuple[str, str], int] = {}
-        for stage, key, record in sends:
-            if key is None:
-                for p in range(parts[stage]):
-                    per[(stage, p)].append(record)
-                continue
-            p_of = cache.get((stage, key))
-            if p_of is None:
-                p_of = cache[(stage, key)] = partition_for(key.encode(), parts[stage])
-            per[(stage, p_of)].append(record)
+    async def _emit(self, sends: Iterable[tuple[Task, list[Send]]], out: Output) -> None:
+        parts = self.ctx.partitions
         futures = []
-        for (stage, p), records in per.items():
-            topic = self.stage_topics[stage]
-            for value in _chunks(records):
-                futures.append(await topic.send(value=value, partition=p))
+        for source, task_sends in sends:
+            per: dict[tuple[str, int], list[Record]] = defaultdict(list)
+            for stage, key, record in task_sends:
+                if key is None:
+                    for p in range(parts[stage]):
+                        per[(stage, p)].append(record)
+                    continue
+                cache = self._partition_of[stage]
+                p_of = cache.get(key)
+                if p_of is None:
+                    if len(cache) >= PARTITION_CACHE:
+                        cache.clear()  # bounded: a city's active keys fit many times over
+                    p_of = cache[key] = partition_for(key.encode(), parts[stage])
+                per[(stage, p_of)].append(record)
+            for (stage, p), records in per.items():
+                topic = self.stage_topics[stage]
+                for piece in _pieces(records):
+                    envelope = seal(source.positions, source.name, f"{stage}{p}", piece)
+                    futures.append(await topic.send(value=_encode(envelope), partition=p))
         for alert in out.alerts:
             value = orjson.dumps(alert)
             futures.append(
@@ -216,15 +331,19 @@ class Worker:
             await asyncio.gather(*futures)
 
 
-def _chunks(records: list[Record]) -> Iterable[bytes]:
-    """The records as JSON arrays, each small enough for one Kafka record."""
-    value = _encode(records)
-    if len(value) <= MAX_RECORD_BYTES or len(records) == 1:
-        yield value
-        return
-    half = len(records) // 2  # order is kept: the first half goes first
-    yield from _chunks(records[:half])
-    yield from _chunks(records[half:])
+def _pieces(records: list[Record]) -> list[list[Record]]:
+    """The records cut so each piece is small enough for one Kafka record."""
+    size = len(_encode(records))
+    if size <= MAX_RECORD_BYTES or len(records) == 1:
+        return [records]
+    # one cut into pieces of about 3/4 of the limit (stage records are of similar sizes)
+    # rather than halving and encoding again at every level; order is kept
+    pieces = min(len(records), -(-size * 4 // (MAX_RECORD_BYTES * 3)))
+    step = -(-len(records) // pieces)
+    out: list[list[Record]] = []
+    for i in range(0, len(records), step):
+        out.extend(_pieces(records[i : i + step]))
+    return out
 
 
 def _header(event: Any, name: str) -> bytes | None:

@@ -55,6 +55,10 @@ class Merger:
             out.append(heapq.heappop(heap)[2])
         return out
 
+    def hear_all(self, now: float) -> None:
+        """Count every upstream partition as heard from at `now` (a restored merge)."""
+        self.heard = dict.fromkeys(self.marks, now)
+
     def waiting(self) -> list[Ordered]:
         """The records not released yet, in canonical order (for a snapshot)."""
         return [entry[2] for entry in sorted(self._heap)]

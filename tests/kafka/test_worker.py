@@ -127,12 +127,16 @@ def test_large_sends_are_cut_into_records_the_broker_takes() -> None:
     import msgspec
 
     from fraud_warning.kafka.replay import MAX_RECORD_BYTES
-    from fraud_warning.kafka.worker import _chunks
+    from fraud_warning.kafka.worker import _pieces
+    from fraud_warning.stages.envelope import Envelope, open_new, seal
     from fraud_warning.stages.records import Flag, Mark, Record
+    from fraud_warning.stages.tasks import Positions
 
     records: list[Record] = [Flag(f"+86138{i:08d}", float(i), f"e{i:09d}") for i in range(40_000)]
     records.append(Mark("N0", 1e9))
-    chunks = list(_chunks(records))
-    assert len(chunks) > 1 and all(len(c) <= MAX_RECORD_BYTES for c in chunks)
-    decoded = [r for c in chunks for r in msgspec.json.decode(c, type=list[Record])]
-    assert decoded == records  # all of them, in order
+    sender, receiver = Positions(), Positions()
+    values = [msgspec.json.encode(seal(sender, "N0", "V0", piece)) for piece in _pieces(records)]
+    assert len(values) > 1 and all(len(v) <= MAX_RECORD_BYTES for v in values)
+    taken = [r for v in values for r in open_new(receiver, msgspec.json.decode(v, type=Envelope))]
+    assert taken == records  # all of them, in order, numbered across the pieces
+    assert receiver.seen == {"N0": 40_000}

@@ -22,7 +22,10 @@ from .helpers import consume_all
 from .test_worker import ROOT, embedded_alerts
 
 
-def start_worker(broker: Tansu, feed_dir: Path, name: str, *extra: str) -> subprocess.Popen[bytes]:
+def start_worker(
+    broker: Tansu, feed_dir: Path, name: str, *extra: str, log: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """A worker process; its stderr is piped, or written to `log` to be read while it runs."""
     argv = [
         sys.executable, "-m", "fraud_warning", "worker", "--broker", broker.url,
         "--partitions", "3", "--group", name, "--stage-prefix", f"{name}.stage.",
@@ -32,7 +35,8 @@ def start_worker(broker: Tansu, feed_dir: Path, name: str, *extra: str) -> subpr
         "--cells", str(feed_dir / "cells.csv"), "--subscribers", str(feed_dir / "subscribers.csv"),
         "--session-timeout", "3", "--idle", "0", *extra,
     ]  # fmt: skip
-    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    err = log.open("wb") if log is not None else subprocess.PIPE
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err)
 
 
 def test_worker_process_alerts_equal_the_embedded_engine(broker: Tansu, feed_dir: Path) -> None:
