@@ -3,7 +3,9 @@
 `python -m bench faust [...]` runs the Faust-on-tansu benchmark instead (needs the dev
 extra: it starts a broker). `python -m bench latency [...]`: embedded event-to-alert
 latency at half the maximum rate; `python -m bench memory [...]`: state bytes per
-subscriber and peak RSS with a million subscribers in window.
+subscriber and peak RSS with a million subscribers in window; `python -m bench
+distributed [...]`: one Faust worker through tansu against the naive agent, and
+event-to-alert latency through the broker.
 """
 
 from __future__ import annotations
@@ -23,6 +25,10 @@ def main() -> int:
         from bench import latency
 
         return latency.main(argv[1:])
+    if argv[:1] == ["distributed"]:
+        from bench import distributed  # starts a broker and Faust workers
+
+        return distributed.main(argv[1:])
     if argv[:1] == ["memory"]:
         from bench import memory
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from fraud_warning.clock import Clock, to_datetime
 from fraud_warning.contracts import Location
@@ -23,6 +23,20 @@ from fraud_warning.risk import Verdict
 from fraud_warning.wire import Transfer, WireEvent
 
 FRAUD_NUMBER = "fraud_number"
+
+
+class Trigger(NamedTuple):
+    """The event a verdict was raised at: its id, time (seconds, and as the event gave it,
+    with its UTC offset) and the money it moved."""
+
+    event_id: str
+    ts: float
+    when: datetime
+    money: float = 0.0
+
+    @classmethod
+    def of(cls, ev: WireEvent, ts: float) -> Trigger:
+        return cls(ev.event_id, ts, ev.ts, ev.amount_cny if type(ev) is Transfer else 0.0)
 
 
 @dataclass
@@ -57,23 +71,22 @@ class Alerter:
     def emit(
         self,
         subscriber: str,
-        ev: WireEvent,
-        ts: float,
+        at: Trigger,
         watermark: float,
         cell: str | None,
         verdicts: list[Verdict],
         out: Output,
     ) -> None:
-        """Join `verdicts` (raised at event `ev` on `subscriber`) to the incident."""
+        """Join `verdicts` (raised at event `at` on `subscriber`) to the incident."""
         number_side = verdicts[0].typology == FRAUD_NUMBER
         book = self.numbers if number_side else self.victims
-        money = ev.amount_cny if type(ev) is Transfer else 0.0
-        incident = book.update(subscriber, verdicts, self.realert, ev.event_id, ts, money)
+        ts = at.ts
+        incident = book.update(subscriber, verdicts, self.realert, at.event_id, ts, at.money)
         if incident is None:
             return
         emitted = watermark if self.clock is None else self.clock.now()
         location = None if number_side else self.location(subscriber, cell)
-        alert = alert_record(incident, ev.ts, emitted, location)
+        alert = alert_record(incident, at.when, emitted, location)
         out.alerts.append(alert)
         self.metrics.event_to_alert.observe(max(0.0, emitted - ts))
         self.metrics.alerts.labels(incident.priority, incident.typology).inc()
@@ -88,7 +101,7 @@ class Alerter:
                 subscriber=incident.subscriber,
                 priority="P1",
                 location=location,
-                now=to_datetime(emitted, ev.ts),
+                now=to_datetime(emitted, at.when),
             )
             out.tasks.append(task.model_dump(mode="json"))
             self.metrics.tasks.labels(task.status).inc()
@@ -138,4 +151,4 @@ def alert_record(
     }
 
 
-__all__ = ["FRAUD_NUMBER", "Alerter", "Output", "alert_record"]
+__all__ = ["FRAUD_NUMBER", "Alerter", "Output", "Trigger", "alert_record"]

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from fraud_warning.admission import Admission, AdmissionConfig
-from fraud_warning.alerting import FRAUD_NUMBER, Alerter, Output
+from fraud_warning.alerting import FRAUD_NUMBER, Alerter, Output, Trigger
 from fraud_warning.clock import Clock
 from fraud_warning.decode import Decoded
 from fraud_warning.dispatch import Dispatcher
@@ -163,7 +163,8 @@ class Engine:
 
         alerter = self.alerter
         for _seq, row, verdicts in hits:
-            alerter.emit(row.subscriber, row.event, row.ts, row.watermark, row.cell, verdicts, out)
+            at = Trigger.of(row.event, row.ts)
+            alerter.emit(row.subscriber, at, row.watermark, row.cell, verdicts, out)
         done = time.perf_counter()
 
         m = self.metrics

@@ -20,7 +20,7 @@ Only trigger kinds that have models are snapshotted, so unused features cost not
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from fraud_warning.features import (
     VICTIM_CONTEXT,
@@ -50,6 +50,59 @@ LINK_SMS = VICTIM_CONTEXT.index("url_sms_unknown_24h")
 RISK_CONTEXT = VICTIM_CONTEXT.index("risk_context")
 SHORT_CALL_S = 30
 LONG_CALL_S = 300
+
+
+# What each side reads of an event: the wire structs have these fields, and so do the
+# distributed runner's slimmer stage records.
+
+
+class CallMadeLike(Protocol):
+    @property
+    def caller(self) -> str: ...
+    @property
+    def callee(self) -> str: ...
+    @property
+    def caller_cell(self) -> str | None: ...
+
+
+class CallReceivedLike(Protocol):
+    @property
+    def caller(self) -> str: ...
+    @property
+    def callee(self) -> str: ...
+    @property
+    def callee_cell(self) -> str | None: ...
+    @property
+    def duration_s(self) -> int: ...
+    @property
+    def origin(self) -> str | None: ...
+
+
+class SmsSentLike(Protocol):
+    @property
+    def sender(self) -> str: ...
+    @property
+    def receiver(self) -> str: ...
+    @property
+    def sender_cell(self) -> str | None: ...
+
+
+class SmsReceivedLike(Protocol):
+    @property
+    def sender(self) -> str: ...
+    @property
+    def receiver(self) -> str: ...
+    @property
+    def has_url(self) -> bool | None: ...
+
+
+class TransferLike(Protocol):
+    @property
+    def payer(self) -> str: ...
+    @property
+    def payee_account(self) -> str: ...
+    @property
+    def amount_cny(self) -> float: ...
 
 
 class Caller(NamedTuple):
@@ -135,14 +188,14 @@ class VictimSide:
         self.victims = victims
         self.flags = flags
 
-    def call_made(self, ev: Call, ts: float) -> None:
+    def call_made(self, ev: CallMadeLike, ts: float) -> None:
         """The caller's half of a call: whom you call is someone you know."""
         state = self.victims.touch(ev.caller, ts)
         if ev.caller_cell:
             state.last_cell = ev.caller_cell
         state.add_contact(ev.callee)
 
-    def call_received(self, ev: Call, ts: float, caller: Caller) -> list[float] | None:
+    def call_received(self, ev: CallReceivedLike, ts: float, caller: Caller) -> list[float] | None:
         """The callee's half: a stranger's call is recorded; returns the call row if wanted."""
         state = self.victims.touch(ev.callee, ts)
         if ev.callee_cell:
@@ -158,13 +211,13 @@ class VictimSide:
         context = victim_context(state, ts, self.flags, ev.callee in sides.elderly)
         return context + caller_features(ev.duration_s, risky, caller.fanout, caller.flagged)
 
-    def sms_sent(self, ev: Sms, ts: float) -> None:
+    def sms_sent(self, ev: SmsSentLike, ts: float) -> None:
         state = self.victims.touch(ev.sender, ts)
         if ev.sender_cell:
             state.last_cell = ev.sender_cell
         state.add_contact(ev.receiver)
 
-    def sms_received(self, ev: Sms, ts: float, sender: Caller) -> list[float] | None:
+    def sms_received(self, ev: SmsReceivedLike, ts: float, sender: Caller) -> list[float] | None:
         state = self.victims.touch(ev.receiver, ts)
         sides = self.sides
         if sides.is_service(ev.sender) or state.knows(ev.sender):
@@ -176,7 +229,7 @@ class VictimSide:
         context = victim_context(state, ts, self.flags, ev.receiver in sides.elderly)
         return context + sender_features(has_url, sender.fanout, sender.flagged)
 
-    def transfer(self, ev: Transfer, ts: float) -> PayerHalf:
+    def transfer(self, ev: TransferLike, ts: float) -> PayerHalf:
         """The payer's half of a transfer, then the transfer is recorded."""
         payer = self.victims.touch(ev.payer, ts)
         context = victim_context(payer, ts, self.flags, ev.payer in self.sides.elderly)
@@ -195,7 +248,7 @@ class PayeeSide:
     def __init__(self, payees: Keyed[PayeeState]) -> None:
         self.payees = payees
 
-    def transfer(self, ev: Transfer, ts: float, half: PayerHalf) -> list[float] | None:
+    def transfer(self, ev: TransferLike, ts: float, half: PayerHalf) -> list[float] | None:
         """Complete the transfer row (when the payer's half was wanted), then record it."""
         payee = self.payees.touch(ev.payee_account, ts)
         row = None

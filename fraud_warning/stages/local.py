@@ -106,7 +106,7 @@ class LocalPipeline:
         fifo = self.queues[dest][src]
         records = [fifo.popleft() for _ in range(count)]
         task: Any = self.tasks[dest[0]][dest[1]]
-        task.feed(records)
+        task.feed(records, source=src)
         self._route(task.name, task.step(self.out))
 
 

@@ -2,8 +2,14 @@
 
 A stage task must not process a record while an upstream partition may still send an
 earlier one: features would then depend on arrival timing. Each upstream partition
-sends marks ("nothing earlier than t from me"); records wait in a heap and leave in
-canonical order once they are earlier than the least mark over all upstream partitions.
+sends marks ("nothing earlier than t from me"); records wait and leave in canonical
+order once they are earlier than the least mark over all upstream partitions.
+
+Records wait in one queue per upstream partition. A partition sends in canonical order
+(its own input order, which a replay keeps), so each queue stays sorted by appending,
+and a release takes a prefix of each and sorts only what it takes: merging a few sorted
+runs. A heap over everything waiting cost about five times as much per record, and
+re-sorting everything waiting at each release more still.
 
 Live traffic has idle partitions (a trickle of events over many partitions), and an
 upstream partition that sends nothing would hold everything back. With `idle_s` set, a
@@ -15,11 +21,16 @@ partitions keep talking (a replay's marks see to that), best effort when they do
 
 from __future__ import annotations
 
-import heapq
 import itertools
+from bisect import bisect_left, insort
 from collections.abc import Iterable
 
-from fraud_warning.stages.records import Ordered, order_key
+from fraud_warning.stages.records import Ordered
+
+# (event time, event id, part, arrival number, record): flat, so comparing two entries
+# is a float comparison in all but ties; the arrival number keeps equal keys in order
+Entry = tuple[float, str, int, int, Ordered]
+RESTORED = ""  # the queue of records put back from a snapshot
 
 
 class Merger:
@@ -30,11 +41,21 @@ class Merger:
         self.idle_s = idle_s
         self.heard = dict.fromkeys(self.marks, 0.0)  # wall time a partition last sent
         self.bound = float("-inf")  # everything earlier has been released
-        self._heap: list[tuple[tuple[float, str, int], int, Ordered]] = []
-        self._tie = itertools.count()  # equal keys (a flag broadcast twice) keep arrival order
+        self._queues: dict[str, list[Entry]] = {}
+        self._waiting = 0
+        self._tie = itertools.count()
 
-    def push(self, record: Ordered) -> None:
-        heapq.heappush(self._heap, (order_key(record), next(self._tie), record))
+    def push(self, record: Ordered, source: str = RESTORED) -> None:
+        """Queue a record from upstream partition `source`."""
+        entry = (record.t, record.event_id, record.part, next(self._tie), record)
+        queue = self._queues.get(source)
+        if queue is None:
+            queue = self._queues[source] = []
+        if queue and entry < queue[-1]:
+            insort(queue, entry)  # out of order (a disordered producer): rare
+        else:
+            queue.append(entry)
+        self._waiting += 1
 
     def mark(self, source: str, ts: float, now: float = 0.0) -> None:
         if source not in self.marks:
@@ -49,11 +70,21 @@ class Merger:
         bound = self._bound(now)
         if bound > self.bound:
             self.bound = bound
-        heap = self._heap
-        out = []
-        while heap and heap[0][0][0] < self.bound:
-            out.append(heapq.heappop(heap)[2])
-        return out
+        if not self._waiting:
+            return []
+        taken: list[Entry] = []
+        runs = 0
+        for queue in self._queues.values():
+            if not queue or queue[0][0] >= self.bound:
+                continue
+            cut = bisect_left(queue, self.bound, key=_time)
+            taken.extend(queue[:cut])
+            del queue[:cut]
+            runs += 1
+        if runs > 1:
+            taken.sort()
+        self._waiting -= len(taken)
+        return [entry[4] for entry in taken]
 
     def hear_all(self, now: float) -> None:
         """Count every upstream partition as heard from at `now` (a restored merge)."""
@@ -61,7 +92,7 @@ class Merger:
 
     def waiting(self) -> list[Ordered]:
         """The records not released yet, in canonical order (for a snapshot)."""
-        return [entry[2] for entry in sorted(self._heap)]
+        return [entry[4] for entry in sorted(e for q in self._queues.values() for e in q)]
 
     def _bound(self, now: float) -> float:
         if self.idle_s is None:
@@ -70,12 +101,16 @@ class Merger:
         live = [m for s, m in self.marks.items() if self.heard[s] >= since]
         if live:
             return min(live)
-        if self._heap:  # every upstream partition is silent: release what waits
-            return max(k[0] for k, _, _ in self._heap) + 1e-6
+        if self._waiting:  # every upstream partition is silent: release what waits
+            return max(q[-1][0] for q in self._queues.values() if q) + 1e-6
         return self.bound
 
     def __len__(self) -> int:
-        return len(self._heap)
+        return self._waiting
+
+
+def _time(entry: Entry) -> float:
+    return entry[0]
 
 
 __all__ = ["Merger"]

@@ -7,10 +7,11 @@ for its caller before its callee; a flag set by a call applies after the call).
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 import msgspec
 
 from fraud_warning.risk import Verdict
-from fraud_warning.wire import Call, Sms, Transfer, WireEvent
 
 # Parts of one event, in the embedded engine's order.
 MADE = 0  # the caller's / sender's half
@@ -19,75 +20,112 @@ FLAGGED = 2  # a flag raised by the event's number rules
 VERDICT = 3
 
 
-class Mark(msgspec.Struct, tag="mark", gc=False):
+class Mark(msgspec.Struct, tag="mark", array_like=True, gc=False):
     """Watermark: upstream partition `source` will send nothing earlier than `ts`."""
 
     source: str
     ts: float
 
 
-class CallMade(msgspec.Struct, tag="call_made", gc=False):
-    ev: Call
+# Stage records carry only the fields the next stage reads, as plain strings: the input
+# was validated once at decode, and re-validating phone numbers at every hop (a regex per
+# field) cost more than the rest of a hop's decoding. `t` is the event time in seconds,
+# `tz` its UTC offset in seconds, which together give back the event's own timestamp.
+
+
+class CallMade(msgspec.Struct, tag="cm", array_like=True, gc=False):
+    """A call, on its way to the caller's victim partition."""
+
+    event_id: str
     t: float
+    caller: str
+    callee: str
+    caller_cell: str | None
     part = MADE
 
 
-class CallReceived(msgspec.Struct, tag="call_received", gc=False):
-    ev: Call
+class CallReceived(msgspec.Struct, tag="cr", array_like=True, gc=False):
+    """A call, on its way to the callee's victim partition, with what the number side
+    knew of the caller at the call."""
+
+    event_id: str
     t: float
+    tz: int
+    caller: str
+    callee: str
+    callee_cell: str | None
+    duration_s: int
+    origin: str | None
     fanout: float  # the caller's distinct callees in the last hour, at the call
     flagged: bool
     part = RECEIVED
 
 
-class SmsSent(msgspec.Struct, tag="sms_sent", gc=False):
-    ev: Sms
+class SmsSent(msgspec.Struct, tag="ss", array_like=True, gc=False):
+    event_id: str
     t: float
+    sender: str
+    receiver: str
+    sender_cell: str | None
     part = MADE
 
 
-class SmsReceived(msgspec.Struct, tag="sms_received", gc=False):
-    ev: Sms
+class SmsReceived(msgspec.Struct, tag="sr", array_like=True, gc=False):
+    event_id: str
     t: float
+    tz: int
+    sender: str
+    receiver: str
+    has_url: bool | None
     fanout: float
     flagged: bool
     part = RECEIVED
 
 
-class Paid(msgspec.Struct, tag="paid", gc=False):
+class Paid(msgspec.Struct, tag="pd", array_like=True, gc=False):
     """A transfer, on its way to the payer's victim partition."""
 
-    ev: Transfer
+    event_id: str
     t: float
+    tz: int
+    payer: str
+    payee_account: str
+    amount_cny: float
     part = RECEIVED
 
 
-class Flag(msgspec.Struct, tag="flag", gc=False):
+class Flag(msgspec.Struct, tag="fl", array_like=True, gc=False):
     """A number flagged by number rules at event `event_id`: sent to every victim partition."""
 
-    number: str
-    t: float
     event_id: str
+    t: float
+    number: str
     part = FLAGGED
 
 
-class PayeeRow(msgspec.Struct, tag="payee_row", gc=False):
+class PayeeRow(msgspec.Struct, tag="pr", array_like=True, gc=False):
     """A transfer with the payer's half of its row, on its way to the payee's partition."""
 
-    ev: Transfer
+    event_id: str
     t: float
+    tz: int
+    payer: str
+    payee_account: str
+    amount_cny: float
     context: list[float]
-    payer: list[float] | None
+    half: list[float] | None  # the payer's half of TRANSFER; None below the amount gate
     cell: str | None  # the payer's last cell at the transfer, for the alert's location
     part = RECEIVED
 
 
-class Verdicts(msgspec.Struct, tag="verdicts", gc=False):
+class Verdicts(msgspec.Struct, tag="vd", array_like=True, gc=False):
     """Models that fired at one event on one subscriber, on their way to its incident."""
 
-    subscriber: str
-    ev: WireEvent
+    event_id: str
     t: float
+    tz: int
+    subscriber: str
+    money: float  # a transfer's amount, else 0
     cell: str | None
     verdicts: list[Verdict]
     part = VERDICT
@@ -99,9 +137,18 @@ Record = Mark | Ordered
 
 def order_key(record: Ordered) -> tuple[float, str, int]:
     """The canonical order: event time, event id, part of the event."""
-    if type(record) is Flag:
-        return (record.t, record.event_id, FLAGGED)
-    return (record.t, record.ev.event_id, record.part)  # type: ignore[union-attr]
+    return (record.t, record.event_id, record.part)
+
+
+def offset_s(ts: datetime) -> int:
+    """The UTC offset of an aware timestamp, in seconds."""
+    offset = ts.utcoffset()
+    return int(offset.total_seconds()) if offset is not None else 0
+
+
+def event_time(t: float, tz: int) -> datetime:
+    """The event's own timestamp back from its epoch seconds and UTC offset."""
+    return datetime.fromtimestamp(t, timezone(timedelta(seconds=tz)))
 
 
 __all__ = [
@@ -116,5 +163,7 @@ __all__ = [
     "SmsReceived",
     "SmsSent",
     "Verdicts",
+    "event_time",
+    "offset_s",
     "order_key",
 ]

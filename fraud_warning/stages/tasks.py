@@ -17,10 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import msgspec
 
-from fraud_warning.alerting import Alerter, Output
+from fraud_warning.alerting import Alerter, Output, Trigger
 from fraud_warning.decode import DeadLetter, Decoded
 from fraud_warning.engine import EngineConfig, wanted_kinds
 from fraud_warning.features import FeatureConfig
@@ -28,7 +29,6 @@ from fraud_warning.join import Caller, NumberSide, PayeeSide, PayerHalf, Sides, 
 from fraud_warning.metrics import Metrics
 from fraud_warning.refdata import RefData
 from fraud_warning.registry import Registry
-from fraud_warning.risk import Verdict
 from fraud_warning.scoring import Models
 from fraud_warning.stages.merge import Merger
 from fraud_warning.stages.records import (
@@ -43,9 +43,12 @@ from fraud_warning.stages.records import (
     SmsReceived,
     SmsSent,
     Verdicts,
+    event_time,
+    offset_s,
+    order_key,
 )
 from fraud_warning.state import StateStore
-from fraud_warning.wire import Call, Sms, WireEvent
+from fraud_warning.wire import Call, Sms
 
 NUMBER, VICTIM, PAYEE, ALERT = "N", "V", "P", "A"
 STAGES = (NUMBER, VICTIM, PAYEE, ALERT)
@@ -144,12 +147,19 @@ class NumberTask(_Task):
                 self._call(ev, t, sends, out)
             elif isinstance(ev, Sms):
                 counts["sms"] += 1
-                sender = self.side.sms(ev, t)
-                sends.append((VICTIM, ev.sender, SmsSent(ev, t)))
-                sends.append((VICTIM, ev.receiver, SmsReceived(ev, t, *sender)))
+                fanout, flagged = self.side.sms(ev, t)
+                eid, sender, receiver = ev.event_id, ev.sender, ev.receiver
+                sends.append((VICTIM, sender, SmsSent(eid, t, sender, receiver, ev.sender_cell)))
+                received = SmsReceived(
+                    eid, t, offset_s(ev.ts), sender, receiver, ev.has_url, fanout, flagged
+                )
+                sends.append((VICTIM, receiver, received))
             else:
                 counts["transfer"] += 1
-                sends.append((VICTIM, ev.payer, Paid(ev, t)))
+                paid = Paid(
+                    ev.event_id, t, offset_s(ev.ts), ev.payer, ev.payee_account, ev.amount_cny
+                )
+                sends.append((VICTIM, ev.payer, paid))
         for kind, n in counts.items():
             if n:
                 self._events[kind].inc(n)
@@ -158,9 +168,22 @@ class NumberTask(_Task):
         return [*sends, *self.heartbeat()]
 
     def _call(self, ev: Call, t: float, sends: list[Send], out: Output) -> None:
-        caller, row = self.side.call(ev, t)
-        sends.append((VICTIM, ev.caller, CallMade(ev, t)))
-        sends.append((VICTIM, ev.callee, CallReceived(ev, t, *caller)))
+        (fanout, flagged), row = self.side.call(ev, t)
+        eid, caller, callee = ev.event_id, ev.caller, ev.callee
+        sends.append((VICTIM, caller, CallMade(eid, t, caller, callee, ev.caller_cell)))
+        received = CallReceived(
+            eid,
+            t,
+            offset_s(ev.ts),
+            caller,
+            callee,
+            ev.callee_cell,
+            ev.duration_s,
+            ev.origin,
+            fanout,
+            flagged,
+        )
+        sends.append((VICTIM, callee, received))
         if row is None:
             return
         fired = self.models.number(row)
@@ -169,8 +192,8 @@ class NumberTask(_Task):
         state = self.store.numbers.get(ev.caller, t)
         if state is not None and not state.flagged(t):
             state.flagged_at = t
-            sends.append((VICTIM, None, Flag(ev.caller, t, ev.event_id)))
-        self.alerter.emit(ev.caller, ev, t, self.mark, None, fired, out)
+            sends.append((VICTIM, None, Flag(ev.event_id, t, ev.caller)))
+        self.alerter.emit(ev.caller, Trigger.of(ev, t), self.mark, None, fired, out)
 
     def advance(self, ts: float) -> list[Send]:
         """A promise from the input partition (a replay's or an idle tick's): no event
@@ -191,14 +214,15 @@ class _MergingTask(_Task):
         super().__init__(ctx, partition)
         self.merger = Merger(ctx.sources(self.stage), ctx.idle_s)
 
-    def feed(self, records: Iterable[Record], now: float = 0.0) -> None:
-        """Take records from upstream (`now`: the wall clock, for idle partitions)."""
+    def feed(self, records: Iterable[Record], now: float = 0.0, source: str = "") -> None:
+        """Take records sent by upstream partition `source` (`now`: the wall clock, for
+        idle partitions)."""
         merger = self.merger
         for record in records:
             if isinstance(record, Mark):
                 merger.mark(record.source, record.ts, now)
             else:
-                merger.push(record)
+                merger.push(record, source)
 
     def step(self, out: Output, now: float = 0.0) -> list[Send]:
         """Process what the upstream marks release; returns what to send on."""
@@ -233,38 +257,51 @@ class VictimTask(_MergingTask):
     def _process(self, records: list[Ordered], out: Output) -> list[Send]:
         side, victims, flags = self.side, self.store.victims, self.store.flags
         sends: list[Send] = []
-        pending: dict[str, list[tuple[str, WireEvent, float, str | None]]] = {}
+        pending: dict[str, list[_Pending]] = {}
         values: dict[str, list[list[float]]] = {}
         for rec in records:
             if isinstance(rec, CallReceived):
-                call = rec.ev
-                row = side.call_received(call, rec.t, Caller(rec.fanout, rec.flagged))
+                row = side.call_received(rec, rec.t, Caller(rec.fanout, rec.flagged))
                 if row is not None:
-                    cell = victims.touch(call.callee, rec.t).last_cell
-                    pending.setdefault("call", []).append((call.callee, call, rec.t, cell))
+                    cell = victims.touch(rec.callee, rec.t).last_cell
+                    at = _Pending(rec.callee, rec.event_id, rec.t, rec.tz, 0.0, cell)
+                    pending.setdefault("call", []).append(at)
                     values.setdefault("call", []).append(row)
             elif isinstance(rec, CallMade):
-                side.call_made(rec.ev, rec.t)
+                side.call_made(rec, rec.t)
             elif isinstance(rec, SmsReceived):
-                sms = rec.ev
-                row = side.sms_received(sms, rec.t, Caller(rec.fanout, rec.flagged))
+                row = side.sms_received(rec, rec.t, Caller(rec.fanout, rec.flagged))
                 if row is not None:
-                    cell = victims.touch(sms.receiver, rec.t).last_cell
-                    pending.setdefault("sms", []).append((sms.receiver, sms, rec.t, cell))
+                    cell = victims.touch(rec.receiver, rec.t).last_cell
+                    at = _Pending(rec.receiver, rec.event_id, rec.t, rec.tz, 0.0, cell)
+                    pending.setdefault("sms", []).append(at)
                     values.setdefault("sms", []).append(row)
             elif isinstance(rec, SmsSent):
-                side.sms_sent(rec.ev, rec.t)
+                side.sms_sent(rec, rec.t)
             elif isinstance(rec, Paid):
-                transfer = rec.ev
-                half = side.transfer(transfer, rec.t)
-                cell = victims.touch(transfer.payer, rec.t).last_cell
-                row_rec = PayeeRow(transfer, rec.t, half.context, half.payer, cell)
-                sends.append((PAYEE, transfer.payee_account, row_rec))
+                half = side.transfer(rec, rec.t)
+                cell = victims.touch(rec.payer, rec.t).last_cell
+                row_rec = PayeeRow(
+                    rec.event_id,
+                    rec.t,
+                    rec.tz,
+                    rec.payer,
+                    rec.payee_account,
+                    rec.amount_cny,
+                    half.context,
+                    half.payer,
+                    cell,
+                )
+                sends.append((PAYEE, rec.payee_account, row_rec))
             elif isinstance(rec, Flag):
                 flags[rec.number] = rec.t
+        verdicts: list[Send] = []
         for kind_name, rows in values.items():
-            sends.extend(_verdicts(self.models, kind_name, rows, pending[kind_name], out))
-        return sends
+            verdicts.extend(_verdicts(self.models, kind_name, rows, pending[kind_name], out))
+        # in canonical order, whichever trigger kind came first: what a task sends must
+        # not depend on how its input was cut into batches (see stages.envelope)
+        verdicts.sort(key=lambda send: order_key(send[2]))  # type: ignore[arg-type]
+        return sends + verdicts
 
 
 class PayeeTask(_MergingTask):
@@ -277,14 +314,16 @@ class PayeeTask(_MergingTask):
         self.models = Models(ctx.registry, ctx.metrics)
 
     def _process(self, records: list[Ordered], out: Output) -> list[Send]:
-        pending: list[tuple[str, WireEvent, float, str | None]] = []
+        pending: list[_Pending] = []
         values: list[list[float]] = []
         for rec in records:
             if not isinstance(rec, PayeeRow):
                 continue
-            row = self.side.transfer(rec.ev, rec.t, PayerHalf(rec.context, rec.payer))
+            row = self.side.transfer(rec, rec.t, PayerHalf(rec.context, rec.half))
             if row is not None:
-                pending.append((rec.ev.payer, rec.ev, rec.t, rec.cell))
+                pending.append(
+                    _Pending(rec.payer, rec.event_id, rec.t, rec.tz, rec.amount_cny, rec.cell)
+                )
                 values.append(row)
         return _verdicts(self.models, "transfer", values, pending, out) if values else []
 
@@ -300,7 +339,8 @@ class AlertTask(_MergingTask):
         emit = self.alerter.emit
         for rec in records:
             if isinstance(rec, Verdicts):
-                emit(rec.subscriber, rec.ev, rec.t, rec.t, rec.cell, rec.verdicts, out)
+                at = Trigger(rec.event_id, rec.t, event_time(rec.t, rec.tz), rec.money)
+                emit(rec.subscriber, at, rec.t, rec.cell, rec.verdicts, out)
         return []
 
     def _housekeeping(self, watermark: float, events: int) -> None:
@@ -309,11 +349,22 @@ class AlertTask(_MergingTask):
             self._next_housekeeping = watermark + HOUSEKEEPING_S
 
 
+class _Pending(NamedTuple):
+    """A trigger row's subscriber and event, waiting for its batch's model pass."""
+
+    subscriber: str
+    event_id: str
+    t: float
+    tz: int
+    money: float
+    cell: str | None
+
+
 def _verdicts(
     models: Models,
     kind: str,
     values: list[list[float]],
-    pending: list[tuple[str, WireEvent, float, str | None]],
+    pending: list[_Pending],
     out: Output,
 ) -> list[Send]:
     """Run the kind's models over the rows; each row that fired goes to its subscriber's
@@ -322,9 +373,9 @@ def _verdicts(
     out.shadow_hits += shadow
     sends: list[Send] = []
     for i in sorted(per_row):
-        subscriber, ev, t, cell = pending[i]
-        verdicts: list[Verdict] = per_row[i]
-        sends.append((ALERT, subscriber, Verdicts(subscriber, ev, t, cell, verdicts)))
+        at = pending[i]
+        record = Verdicts(at.event_id, at.t, at.tz, at.subscriber, at.money, at.cell, per_row[i])
+        sends.append((ALERT, at.subscriber, record))
     return sends
 
 

@@ -132,7 +132,7 @@ def test_large_sends_are_cut_into_records_the_broker_takes() -> None:
     from fraud_warning.stages.records import Flag, Mark, Record
     from fraud_warning.stages.tasks import Positions
 
-    records: list[Record] = [Flag(f"+86138{i:08d}", float(i), f"e{i:09d}") for i in range(40_000)]
+    records: list[Record] = [Flag(f"e{i:09d}", float(i), f"+86138{i:08d}") for i in range(40_000)]
     records.append(Mark("N0", 1e9))
     sender, receiver = Positions(), Positions()
     values = [msgspec.json.encode(seal(sender, "N0", "V0", piece)) for piece in _pieces(records)]

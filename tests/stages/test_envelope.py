@@ -8,7 +8,7 @@ from fraud_warning.stages.tasks import Positions
 
 
 def flags(*ids: int) -> list[Record]:
-    return [Flag(f"+8613800000{i:03d}", float(i), f"e{i}") for i in ids]
+    return [Flag(f"e{i}", float(i), f"+8613800000{i:03d}") for i in ids]
 
 
 def test_a_resent_stretch_is_dropped_and_marks_always_pass() -> None:
