@@ -96,6 +96,13 @@ class Metrics:
             ["side"],
             registry=r,
         )
+        # rising: the worker falls behind its input; flat while events stop: a silent feed
+        self.consumer_lag = Gauge(
+            "fraud_warning_consumer_lag",
+            "Records on a partition the worker has not taken yet (distributed runner)",
+            ["topic", "partition"],
+            registry=r,
+        )
         # failures: a rule file was refused and the previous registry kept running
         self.rule_reloads = Counter(
             "fraud_warning_rule_reloads",

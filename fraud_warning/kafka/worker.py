@@ -70,6 +70,7 @@ class WorkerConfig:
     tick_s: float = 0.1  # idle partitions are checked this often
     stage_prefix: str = "fw.stage."
     checkpoint_s: float = 5.0  # snapshots to Redis this often (with `checkpoints`)
+    lag_every_s: float = 5.0  # consumer lag gauges refreshed this often
 
     def stage_topic(self, stage: str) -> str:
         return self.stage_prefix + STAGE_TOPIC[stage]
@@ -151,10 +152,14 @@ class Worker:
         async def checkpoint() -> None:
             await self.checkpoint()
 
+        async def lag() -> None:
+            self.observe_lag()
+
         app.agent(self.events_topic, name="fw-number")(number)
         for stage, topic in self.stage_topics.items():
             app.agent(topic, name=f"fw-{STAGE_TOPIC[stage]}")(self._stage_agent(stage))
         app.timer(cfg.tick_s)(idle_tick)
+        app.timer(cfg.lag_every_s)(lag)
         if self.checkpoints is not None:
             app.timer(cfg.checkpoint_s)(checkpoint)
             app.on_partitions_revoked.connect(self._on_revoked)
@@ -221,6 +226,23 @@ class Worker:
                 task_sends.extend(task.advance(mark))
             sends.append((task, task_sends))
         await self._emit(sends, out)
+
+    def observe_lag(self) -> None:
+        """`fraud_warning_consumer_lag` per partition this worker holds a task for."""
+        from faust.types import TP
+
+        gauge = self.ctx.metrics.consumer_lag
+        for (stage, partition), task in list(self.tasks.items()):
+            topic = self.events_topic if stage == NUMBER else self.stage_topics[stage]
+            name = topic.get_topic_name()
+            try:
+                end = self.app.consumer.highwater(TP(name, partition))
+            except Exception as exc:  # not assigned here any more, or no fetch yet
+                log.debug("no end offset for %s:%d yet: %s", name, partition, exc)
+                end = None
+            if end is not None:
+                lag = max(0, end - (task.positions.offset + 1))
+                gauge.labels(name, str(partition)).set(lag)
 
     # -- checkpoints -------------------------------------------------------------------
 

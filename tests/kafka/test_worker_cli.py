@@ -10,11 +10,12 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import orjson
 
-from fraud_warning.kafka.broker import Tansu
+from fraud_warning.kafka.broker import Tansu, free_port
 from fraud_warning.kafka.replay import replay
 from fraud_warning.registry import load_registry
 
@@ -41,7 +42,8 @@ def start_worker(
 
 def test_worker_process_alerts_equal_the_embedded_engine(broker: Tansu, feed_dir: Path) -> None:
     expected = embedded_alerts(feed_dir, load_registry(ROOT / "rules", ROOT / "models"))
-    proc = start_worker(broker, feed_dir, "cli")
+    port = free_port()
+    proc = start_worker(broker, feed_dir, "cli", "--metrics-port", str(port))
     try:
         time.sleep(2)  # topics created, group joining
         assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
@@ -52,6 +54,17 @@ def test_worker_process_alerts_equal_the_embedded_engine(broker: Tansu, feed_dir
         )
         got = sorted(json.dumps(orjson.loads(r.value), sort_keys=True) for r in records)
         assert got == expected
+        # /metrics on loopback: events counted, consumer lag per partition, and nothing
+        # that identifies a subscriber in a label
+        text = scrape(port, "fraud_warning_consumer_lag{")
+        assert 'fraud_warning_consumer_lag{partition="0",topic="cli.events"} 0.0' in text
+        consumed = [
+            ln for ln in text.splitlines() if ln.startswith("fraud_warning_events_consumed_total")
+        ]
+        assert sum(float(ln.split()[-1]) for ln in consumed) == len(
+            (feed_dir / "events.jsonl").read_bytes().splitlines()
+        )
+        assert "+86" not in text
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -63,6 +76,19 @@ def test_worker_process_alerts_equal_the_embedded_engine(broker: Tansu, feed_dir
     assert code in (0, -signal.SIGTERM), err
     assert "Traceback" not in err, err
     assert "+86" not in err  # no phone number in the logs
+
+
+def scrape(port: int, wanted: str, timeout_s: float = 15) -> str:
+    """The worker's /metrics once it shows `wanted` (gauges refresh every few seconds)."""
+    deadline = time.monotonic() + timeout_s
+    text = ""
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+            text = r.read().decode()
+        if wanted in text:
+            return text
+        time.sleep(0.5)
+    return text
 
 
 def test_worker_needs_a_broker(capsys: object) -> None:
