@@ -5,7 +5,8 @@ extra: it starts a broker). `python -m bench latency [...]`: embedded event-to-a
 latency at half the maximum rate; `python -m bench memory [...]`: state bytes per
 subscriber and peak RSS with a million subscribers in window; `python -m bench
 distributed [...]`: one Faust worker through tansu against the naive agent, and
-event-to-alert latency through the broker.
+event-to-alert latency through the broker; `python -m bench processes [...]`: the
+worker command with one process per core against one process.
 """
 
 from __future__ import annotations
@@ -29,6 +30,10 @@ def main() -> int:
         from bench import distributed  # starts a broker and Faust workers
 
         return distributed.main(argv[1:])
+    if argv[:1] == ["processes"]:
+        from bench import processes  # starts a broker and worker processes
+
+        return processes.main(argv[1:])
     if argv[:1] == ["memory"]:
         from bench import memory
 

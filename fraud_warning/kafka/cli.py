@@ -41,6 +41,12 @@ def register(sub: Any) -> None:
         help="partitions of the topics it creates [FW_PARTITIONS; 8]",
     )
     p.add_argument(
+        "--processes",
+        type=_count,
+        default=env("processes", "1"),
+        help="worker processes in the group, one per core; needs --state-redis [FW_PROCESSES; 1]",
+    )
+    p.add_argument(
         "--group", default=env("group", "fraud-warning"), help="consumer group [FW_GROUP]"
     )
     p.add_argument(

@@ -65,7 +65,19 @@ def replay(args: argparse.Namespace) -> int:
 
 
 def worker(args: argparse.Namespace) -> int:
-    """`worker --broker URL ...`: the stage agents of one worker, until SIGINT/SIGTERM."""
+    """`worker --broker URL ...`: the stage agents of one worker, until SIGINT/SIGTERM;
+    with `--processes N`, N of them in one consumer group, supervised."""
+    if args.processes > 1:
+        if not args.state_redis:
+            raise UsageError(
+                "--processes above 1 needs --state-redis: partitions move between the "
+                "processes, and their state must move with them"
+            )
+        return _supervise(args)
+    return _run_worker(args)
+
+
+def _run_worker(args: argparse.Namespace) -> int:
     from aiokafka.errors import KafkaError
 
     from fraud_warning.cli import ref_paths
@@ -101,6 +113,74 @@ def worker(args: argparse.Namespace) -> int:
     tune_gc()
     # runs until SIGINT / SIGTERM, then exits the process itself
     faust.Worker(app, loglevel=args.log_level.upper(), quiet=True).execute_from_commandline()
+
+
+def _child(args: argparse.Namespace, index: int) -> None:
+    """One supervised worker process (a fresh interpreter: spawn, not fork)."""
+    args.processes = 1
+    args.fresh = args.fresh and index == 0  # one process forgets; the others start after
+    if args.metrics_port is not None:
+        args.metrics_port += index  # one /metrics per process: consecutive ports
+    try:
+        sys.exit(_run_worker(args))
+    except UsageError as exc:
+        print(f"fraud-warning: {exc}", file=sys.stderr)
+        sys.exit(2)
+
+
+def _supervise(args: argparse.Namespace) -> int:
+    """Run `args.processes` workers in one group; restart one that dies; stop them all on
+    SIGINT / SIGTERM. One process per core: a worker is one Python thread of work."""
+    import multiprocessing
+    import signal
+    import time
+
+    ctx = multiprocessing.get_context("spawn")
+    stopping = False
+
+    def stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    children: list[Any] = []
+    for index in range(args.processes):
+        child = ctx.Process(target=_child, args=(args, index), name=f"fraud-warning-{index}")
+        child.start()
+        children.append(child)
+        if index == 0 and args.fresh:
+            time.sleep(2)  # let the first forget old checkpoints before others load them
+    restarts = 0
+    while not stopping:
+        time.sleep(0.2)
+        for index, child in enumerate(children):
+            if child.exitcode is None or stopping:
+                continue
+            if child.exitcode == 2 and restarts == 0:
+                stopping = True  # a usage error: every process would fail the same way
+                break
+            restarts += 1
+            log.warning(
+                "worker process %d exited with %s; restarting it (restart %d)",
+                index,
+                child.exitcode,
+                restarts,
+            )
+            args.fresh = False
+            children[index] = ctx.Process(
+                target=_child, args=(args, index), name=f"fraud-warning-{index}"
+            )
+            children[index].start()
+    for child in children:
+        if child.exitcode is None:
+            child.terminate()  # SIGTERM: each stops cleanly and checkpoints what it holds
+    for child in children:
+        child.join(timeout=30)
+        if child.exitcode is None:
+            child.kill()
+    codes = {child.exitcode for child in children}
+    return 2 if 2 in codes else 0
 
 
 async def _build_worker(
@@ -150,8 +230,9 @@ async def _build_worker(
         await ensure_topic(servers, topic, args.partitions)
     if checkpoints is None:
         log.warning(
-            "worker %s: no --state-redis: state is held in memory only, and a restarted "
-            "worker starts empty",
+            "worker %s: no --state-redis: nothing is checkpointed and no offset committed, "
+            "so a restarted worker re-reads its topics from the start (slow, and only as "
+            "far back as the topics keep)",
             args.group,
         )
     log.info("worker %s: %d input partitions, %d per stage", args.group, inputs, args.partitions)

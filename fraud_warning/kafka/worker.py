@@ -162,7 +162,7 @@ class Worker:
         app.timer(cfg.lag_every_s)(lag)
         if self.checkpoints is not None:
             app.timer(cfg.checkpoint_s)(checkpoint)
-            app.on_partitions_revoked.connect(self._on_revoked)
+        app.on_partitions_revoked.connect(self._on_revoked)
 
     def _stage_agent(self, stage: str) -> Callable[[Any], Any]:
         cfg = self.config
@@ -280,7 +280,8 @@ class Worker:
             log.warning("offset commit failed (%s): restart re-reads more input", exc)
 
     async def _on_revoked(self, sender: Any, revoked: Any, **_: Any) -> None:
-        """Partitions moving to another worker: checkpoint their tasks, then let go."""
+        """Partitions moving to another worker: checkpoint their tasks, then let go (a
+        task kept for a partition held elsewhere would go stale)."""
         keys = {
             (self.topic_stage[tp.topic], tp.partition)
             for tp in revoked

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import subprocess
 import threading
@@ -160,3 +161,36 @@ def test_a_second_worker_joins_and_leaves(
     finally:
         stop(first)
     assert "Traceback" not in logs[0].read_text()
+
+
+def worker_children(pid: int) -> list[int]:
+    """The supervisor's worker processes (not multiprocessing's resource tracker)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    pids = [int(x) for x in children.read_text().split()] if children.exists() else []
+    return [p for p in pids if b"spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes()]
+
+
+def test_two_processes_share_the_work_and_one_killed_is_replaced(
+    broker: Tansu, feed_dir: Path, group: str, tmp_path: Path
+) -> None:
+    expected = embedded_alerts(feed_dir, load_registry(ROOT / "rules", ROOT / "models"))
+    log = tmp_path / "worker.log"
+    flags = [*state_flags(), "--log-level", "info", "--processes", "2"]
+    parent = start_worker(broker, feed_dir, group, *flags, log=log)
+    try:
+        assert wait_for(log, "Worker ready"), log.read_text()[-3000:]
+        children = worker_children(parent.pid)
+        assert len(children) == 2, children
+        feeding = replay_in_background(broker, feed_dir, f"{group}.events", rate=1000)
+        time.sleep(2)
+        assert feeding.is_alive(), "the replay ended before the kill"
+        os.kill(children[0], signal.SIGKILL)
+        assert wait_for(log, "restarting it"), log.read_text()[-3000:]
+        feeding.join(timeout=60)
+        got, _ = distinct_alerts(broker, f"{group}.alerts", len(expected))
+        assert got == expected
+    finally:
+        parent.send_signal(signal.SIGTERM)
+        code = parent.wait(timeout=60)
+    assert code == 0, log.read_text()[-3000:]
+    assert not [p for p in children if Path(f"/proc/{p}").exists()]  # none left behind
