@@ -221,7 +221,7 @@ async def _build_worker(
         ctx,
         topics,
         WorkerConfig(stage_prefix=args.stage_prefix, checkpoint_s=args.checkpoint_every or 5.0),
-        on_alerts=sink.write if sink is not None else None,
+        on_alerts=_desk_handoff(sink) if sink is not None else None,
         checkpoints=checkpoints,
     )
     for topic, n in worker.topic_partitions().items():
@@ -253,6 +253,25 @@ def _checkpoints(args: argparse.Namespace) -> Any:
     if args.fresh:
         log.warning("worker %s: %d checkpoint(s) forgotten", args.group, checkpoints.clear())
     return checkpoints
+
+
+def _desk_handoff(sink: Any) -> Any:
+    """Alerts into the desk; back come the dispatch tasks the desk made for them, in the
+    wire contract, for `fw.dispatch`. A task's id is `T-` and its alert's id."""
+    from fraud_warning.contracts import DispatchTask
+
+    def handoff(alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        sink.write(alerts)
+        tasks = []
+        for alert in alerts:
+            if alert["priority"] != "P1":
+                continue
+            task = sink.desk.dispatch.task(f"T-{alert['alert_id']}")
+            if task is not None:
+                tasks.append(DispatchTask.model_validate(task).model_dump(mode="json"))
+        return tasks
+
+    return handoff
 
 
 def _desk_sink(args: argparse.Namespace, refdata: Any) -> Any:

@@ -86,7 +86,7 @@ class Worker:
         topics: Topics,
         config: WorkerConfig | None = None,
         *,
-        on_alerts: Callable[[list[dict[str, Any]]], None] | None = None,
+        on_alerts: Callable[[list[dict[str, Any]]], list[dict[str, Any]] | None] | None = None,
         checkpoints: Checkpoints | None = None,
     ) -> None:
         self.app = app
@@ -109,6 +109,9 @@ class Worker:
         }
         self.alerts_topic = app.topic(topics.alerts, value_serializer="raw", key_serializer="raw")
         self.dead_topic = app.topic(topics.dead_letter, value_serializer="raw")
+        self.dispatch_topic = app.topic(
+            topics.dispatch, value_serializer="raw", key_serializer="raw"
+        )
         self.topic_stage = {self.events_topic.get_topic_name(): NUMBER} | {
             t.get_topic_name(): stage for stage, t in self.stage_topics.items()
         }
@@ -347,8 +350,15 @@ class Worker:
             futures.append(await self.dead_topic.send(value=orjson.dumps(dead.to_dict())))
         self.alerts_sent += len(out.alerts)
         self.dead_sent += len(out.dead)
+        tasks = list(out.tasks)
         if out.alerts and self.on_alerts is not None:
-            self.on_alerts(out.alerts)
+            # the desk dispatches (units are one pool for the city, not per partition)
+            tasks.extend(self.on_alerts(out.alerts) or ())
+        for task in tasks:
+            value = orjson.dumps(task)
+            futures.append(
+                await self.dispatch_topic.send(key=task["task_id"].encode(), value=value)
+            )
         if futures:
             await asyncio.gather(*futures)
 

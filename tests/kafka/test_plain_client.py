@@ -12,7 +12,7 @@ import pytest
 from fraud_warning.decode import Decoder
 from fraud_warning.kafka.broker import Tansu
 from fraud_warning.kafka.replay import ensure_topic
-from fraud_warning.kafka.topics import partition_for, victim_key
+from fraud_warning.kafka.topics import input_key, partition_for
 
 from .helpers import consume_all
 
@@ -34,7 +34,7 @@ def _produce(broker: Tansu, topic: str, values: list[tuple[bytes | None, bytes]]
 
 def test_single_event_records_from_confluent_kafka_decode(broker: Tansu, feed_dir: Path) -> None:
     lines = (feed_dir / "events.jsonl").read_bytes().splitlines()[:200]
-    keyed = [(str(victim_key(orjson.loads(x))).encode(), x) for x in lines]
+    keyed = [(str(input_key(orjson.loads(x))).encode(), x) for x in lines]
     asyncio.run(ensure_topic([broker.bootstrap], "plain", 5))
     _produce(broker, "plain", keyed)
     records = asyncio.run(consume_all(broker.bootstrap, "plain", len(lines)))

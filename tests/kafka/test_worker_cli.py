@@ -98,3 +98,51 @@ def test_worker_needs_a_broker(capsys: object) -> None:
     )
     assert out.returncode == 2
     assert b"worker needs --broker" in out.stderr
+
+
+def test_plain_client_records_reach_the_desk_and_fw_dispatch(
+    broker: Tansu, feed_dir: Path, tmp_path: Path
+) -> None:
+    """One JSON event per record from confluent-kafka (no watermark records: the idle
+    rule releases the tail), alerts handed to the desk, which dispatches P1s; its tasks
+    come out on fw.dispatch in the wire contract."""
+    import redis
+
+    from fraud_warning.contracts import DispatchTask
+    from fraud_warning.kafka.replay import ensure_topic
+    from fraud_warning.kafka.topics import input_key
+
+    from .test_plain_client import _produce
+
+    expected = embedded_alerts(feed_dir, load_registry(ROOT / "rules", ROOT / "models"))
+    prefix = f"fw-test-{time.monotonic_ns()}"
+    desk = ["--desk", "redis://127.0.0.1:6379/0", "--desk-prefix", prefix]
+    units = ["--units", str(feed_dir / "units.csv")]
+    proc = start_worker(broker, feed_dir, "plain-w", *desk, *units, "--idle", "1")
+    try:
+        time.sleep(2)
+        asyncio.run(ensure_topic([broker.bootstrap], "plain-w.events", 3))
+        lines = (feed_dir / "events.jsonl").read_bytes().splitlines()
+        _produce(
+            broker, "plain-w.events", [(str(input_key(orjson.loads(x))).encode(), x) for x in lines]
+        )
+        records = asyncio.run(
+            consume_all(broker.bootstrap, "plain-w.alerts", len(expected), timeout_s=60)
+        )
+        got = sorted(json.dumps(orjson.loads(r.value), sort_keys=True) for r in records)
+        assert got == expected
+        p1 = {json.loads(a)["alert_id"] for a in expected if json.loads(a)["priority"] == "P1"}
+        assert p1, "no P1 alert in the feed: nothing to dispatch"
+        tasks = asyncio.run(consume_all(broker.bootstrap, "plain-w.dispatch", len(p1)))
+        dispatched = [DispatchTask.model_validate_json(r.value) for r in tasks]
+        assert {t.alert_id for t in dispatched} == p1
+        assert all(r.key == f"T-{t.alert_id}".encode() for r, t in zip(tasks, dispatched))
+        client = redis.Redis.from_url("redis://127.0.0.1:6379/0")
+        assert client.keys(f"{prefix}:*")  # the desk holds them
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)
+        client = redis.Redis.from_url("redis://127.0.0.1:6379/0")
+        keys = list(client.scan_iter(match=f"{prefix}:*"))
+        if keys:
+            client.delete(*keys)
