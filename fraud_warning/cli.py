@@ -59,13 +59,23 @@ def ref_paths(args: argparse.Namespace) -> RefPaths:
     )
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be positive: {value}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be zero or more: {value}")
     return value
 
 
@@ -115,18 +125,18 @@ def build_parser() -> argparse.ArgumentParser:
         default=env("redis_prefix", "fw"),
         help="the desk's Redis key prefix [FW_REDIS_PREFIX; fw]",
     )
-    p.add_argument("--batch", type=_positive_int, default=int(env("batch", "2000") or 2000))
+    p.add_argument("--batch", type=positive_int, default=int(env("batch", "2000") or 2000))
     p.add_argument("--quiet", action="store_true", help="no progress or summary on stderr")
 
     p = sub.add_parser("evaluate", help="score alerts against a feed's labels")
     p.add_argument("--alerts", required=True)
     p.add_argument("--labels", required=True)
-    p.add_argument("--subscribers-count", type=_positive_int, help="[meta.json beside labels]")
+    p.add_argument("--subscribers-count", type=positive_int, help="[meta.json beside labels]")
     p.add_argument("--days", type=_positive_float, help="[meta.json beside labels]")
     p.add_argument("--json", action="store_true", help="one JSON object")
 
     p = sub.add_parser("demo", help="generate a small city and show the desk's view")
-    p.add_argument("--subscribers", type=_positive_int, default=20_000)
+    p.add_argument("--subscribers", type=positive_int, default=20_000)
     p.add_argument("--hours", type=_positive_float, default=2.0)
     p.add_argument("--seed", type=int, default=7)
     p.add_argument(
@@ -140,7 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--cache", default=env("cache", "feeds/cache"), help="generated feeds cache")
     p.add_argument("--rules", default=env("rules"))
-    p.add_argument("--show", type=_positive_int, default=15, help="alerts to print as they fire")
+    p.add_argument("--show", type=positive_int, default=15, help="alerts to print as they fire")
 
     p = sub.add_parser("schema", help="print a contract's JSON Schema")
     p.add_argument("name", choices=["events", "alert", "task"])
@@ -149,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
         dest="feed_command", metavar="ACTION", required=True
     )
     p = feed.add_parser("generate", help="generate a synthetic city")
-    p.add_argument("--subscribers", type=_positive_int, required=True)
+    p.add_argument("--subscribers", type=positive_int, required=True)
     p.add_argument("--hours", type=_positive_float, required=True)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument(
@@ -166,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--broker", default=env("broker"), help="kafka://HOST:PORT [FW_BROKER]")
     p.add_argument("--rate", type=_positive_float, help="events per second [as fast as possible]")
     p.add_argument(
-        "--batch", type=_positive_int, default=1, help="events per record, as a JSON array [1]"
+        "--batch", type=positive_int, default=1, help="events per record, as a JSON array [1]"
     )
     p.add_argument(
         "--topic",
@@ -175,7 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--partitions",
-        type=_positive_int,
+        type=positive_int,
         default=env("partitions", "8"),  # a string default goes through `type` too
         help="partitions if the topic is created [FW_PARTITIONS; 8]",
     )

@@ -248,13 +248,16 @@ class Keyed(Generic[S]):
         """Hold `state` for `key` as it is (a snapshot being restored)."""
         self._items[key] = state
 
-    def estimate_bytes(self, sample: int = 16) -> int:
+    def estimate_bytes(self, sample: int = 64) -> int:
         """Bytes held: the mean deep size of up to `sample` keys' state times the key count."""
         if not self._items:
             return 0
+        # spread over insertion order: the first keys alone (the oldest, often busiest)
+        # biased the estimate
+        step = max(1, len(self._items) // sample)
         sizes = [
             sys.getsizeof(key) + deep_size(state)
-            for key, state in itertools.islice(self._items.items(), sample)
+            for key, state in itertools.islice(self._items.items(), 0, None, step)
         ]
         return int(sum(sizes) / len(sizes) * len(self._items))
 

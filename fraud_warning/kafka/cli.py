@@ -2,47 +2,26 @@
 
 from __future__ import annotations
 
-import argparse
 from typing import Any
 
 from fraud_warning.kafka.topics import add_topic_flags
 from fraud_warning.settings import env
 
 
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive: {value}")
-    return value
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be zero or more: {value}")
-    return value
-
-
 def register(sub: Any) -> None:
-    from fraud_warning.cli import add_ref_flags
+    from fraud_warning.cli import add_ref_flags, non_negative_float, positive_int
 
     p = sub.add_parser("worker", help="run the engine as a Faust worker on Kafka (distributed)")
     p.add_argument("--broker", default=env("broker"), help="kafka://HOST:PORT [FW_BROKER]")
     p.add_argument(
         "--partitions",
-        type=_count,
+        type=positive_int,
         default=env("partitions", "8"),
         help="partitions of the topics it creates [FW_PARTITIONS; 8]",
     )
     p.add_argument(
         "--processes",
-        type=_count,
+        type=positive_int,
         default=env("processes", "1"),
         help="worker processes in the group, one per core; needs --state-redis [FW_PROCESSES; 1]",
     )
@@ -56,20 +35,20 @@ def register(sub: Any) -> None:
     )
     p.add_argument(
         "--idle",
-        type=_seconds,
+        type=non_negative_float,
         default=env("idle_s", "0.5"),
         help="seconds after which a silent upstream partition stops holding others back; "
         "0 = wait for every partition's watermark [FW_IDLE_S; 0.5]",
     )
     p.add_argument(
         "--fetch-wait-ms",
-        type=_count,
+        type=positive_int,
         default=env("fetch_wait_ms", "100"),
         help="longest fetch wait (Faust's own is 1,500 ms) [FW_FETCH_WAIT_MS; 100]",
     )
     p.add_argument(
         "--session-timeout",
-        type=_seconds,
+        type=non_negative_float,
         default=env("session_timeout_s", "10"),
         help="consumer group session timeout: how soon a dead worker's partitions move "
         "[FW_SESSION_TIMEOUT_S; 10]",
@@ -82,7 +61,7 @@ def register(sub: Any) -> None:
     )
     p.add_argument(
         "--checkpoint-every",
-        type=_seconds,
+        type=non_negative_float,
         default=env("checkpoint_s", "5"),
         help="seconds between checkpoints [FW_CHECKPOINT_S; 5]",
     )
