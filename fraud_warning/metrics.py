@@ -96,6 +96,12 @@ class Metrics:
             ["side"],
             registry=r,
         )
+        # 1: a flood of bad records tripped the breaker and input waits for an operator
+        self.input_paused = Gauge(
+            "fraud_warning_input_paused",
+            "1 while the bad-input breaker holds the input (resume: SIGUSR1 to the worker)",
+            registry=r,
+        )
         # rising: the worker falls behind its input; flat while events stop: a silent feed
         self.consumer_lag = Gauge(
             "fraud_warning_consumer_lag",

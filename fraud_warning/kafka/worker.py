@@ -26,16 +26,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
 import orjson
 
 from fraud_warning.alerting import Output
+from fraud_warning.breaker import Breaker, BreakerConfig
 from fraud_warning.decode import DeadLetter, Decoded, Decoder
 from fraud_warning.kafka.replay import MAX_RECORD_BYTES
 from fraud_warning.kafka.topics import MARK_HEADER, Topics, partition_for
@@ -71,6 +73,7 @@ class WorkerConfig:
     stage_prefix: str = "fw.stage."
     checkpoint_s: float = 5.0  # snapshots to Redis this often (with `checkpoints`)
     lag_every_s: float = 5.0  # consumer lag gauges refreshed this often
+    breaker: BreakerConfig = field(default_factory=BreakerConfig)
 
     def stage_topic(self, stage: str) -> str:
         return self.stage_prefix + STAGE_TOPIC[stage]
@@ -98,6 +101,8 @@ class Worker:
         self.checkpointed = 0
         self.topics = topics
         self.config = config or WorkerConfig()
+        self.breaker = Breaker(self.config.breaker)
+        self._resumed = asyncio.Event()
         self.on_alerts = on_alerts
         self.tasks: dict[tuple[str, int], Task] = {}
         self.decoders: dict[int, Decoder] = {}
@@ -136,8 +141,15 @@ class Worker:
 
         async def number(stream: Any) -> None:
             async for batch in stream.take_events(cfg.max_batch, within=cfg.linger_s):
+                if self.breaker.open:
+                    # held, not processed: input waits in the topic until an operator
+                    # resumes (a crash meanwhile re-reads it: nothing was committed)
+                    await self._resumed.wait()
                 async with self.locks[NUMBER]:
                     await self._on_events(batch)
+
+        async def on_start() -> None:
+            asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, self.resume_input)
 
         async def idle_tick() -> None:
             # idle upstream partitions (live traffic) release what waits behind them
@@ -159,6 +171,7 @@ class Worker:
             self.observe_lag()
 
         app.agent(self.events_topic, name="fw-number")(number)
+        app.task(on_start)
         for stage, topic in self.stage_topics.items():
             app.agent(topic, name=f"fw-{STAGE_TOPIC[stage]}")(self._stage_agent(stage))
         app.timer(cfg.tick_s)(idle_tick)
@@ -203,6 +216,7 @@ class Worker:
             by_partition[event.message.partition].append(event)
         out = Output()
         sends: list[tuple[Task, list[Send]]] = []
+        first_dead = 0
         for partition, events in by_partition.items():
             task = self.task(NUMBER, partition)
             assert isinstance(task, NumberTask)
@@ -223,7 +237,12 @@ class Worker:
                 decoded, bad = decoder.decode_record(event.value, offset)
                 good.extend(decoded)
                 out.dead.extend(bad)
+            refused = len(out.dead)
             task_sends = task.events(good, out, decoder.source)
+            judged_good = len(good) - (len(out.dead) - refused)
+            if self.breaker.record(judged_good, [d.reason for d in out.dead[first_dead:]]):
+                self._trip()
+            first_dead = len(out.dead)
             if mark > float("-inf"):
                 # after the batch: a mark never runs ahead of events sent before it
                 task_sends.extend(task.advance(mark))
@@ -246,6 +265,25 @@ class Worker:
             if end is not None:
                 lag = max(0, end - (task.positions.offset + 1))
                 gauge.labels(name, str(partition)).set(lag)
+
+    # -- the bad-input breaker ---------------------------------------------------------
+
+    def _trip(self) -> None:
+        self._resumed.clear()
+        self.ctx.metrics.input_paused.set(1)
+        log.error(
+            "input paused: %s; fix the upstream, then resume with SIGUSR1 to this worker",
+            self.breaker.reason,
+        )
+
+    def resume_input(self) -> None:
+        """An operator's go-ahead after the breaker tripped (SIGUSR1)."""
+        if not self.breaker.open:
+            return
+        self.breaker.reset()
+        self.ctx.metrics.input_paused.set(0)
+        self._resumed.set()
+        log.warning("input resumed by the operator")
 
     # -- checkpoints -------------------------------------------------------------------
 

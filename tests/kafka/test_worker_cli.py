@@ -58,12 +58,7 @@ def test_worker_process_alerts_equal_the_embedded_engine(broker: Tansu, feed_dir
         # that identifies a subscriber in a label
         text = scrape(port, "fraud_warning_consumer_lag{")
         assert 'fraud_warning_consumer_lag{partition="0",topic="cli.events"} 0.0' in text
-        consumed = [
-            ln for ln in text.splitlines() if ln.startswith("fraud_warning_events_consumed_total")
-        ]
-        assert sum(float(ln.split()[-1]) for ln in consumed) == len(
-            (feed_dir / "events.jsonl").read_bytes().splitlines()
-        )
+        assert consumed_total(text) == len((feed_dir / "events.jsonl").read_bytes().splitlines())
         assert "+86" not in text
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -89,6 +84,12 @@ def scrape(port: int, wanted: str, timeout_s: float = 15) -> str:
             return text
         time.sleep(0.5)
     return text
+
+
+def consumed_total(metrics_text: str) -> float:
+    lines = metrics_text.splitlines()
+    prefix = "fraud_warning_events_consumed_total"
+    return sum(float(line.split()[-1]) for line in lines if line.startswith(prefix))
 
 
 def test_worker_needs_a_broker(capsys: object) -> None:
@@ -146,3 +147,46 @@ def test_plain_client_records_reach_the_desk_and_fw_dispatch(
         keys = list(client.scan_iter(match=f"{prefix}:*"))
         if keys:
             client.delete(*keys)
+
+
+def test_a_flood_of_garbage_pauses_input_until_sigusr1(
+    broker: Tansu, feed_dir: Path, tmp_path: Path
+) -> None:
+    from fraud_warning.kafka.replay import ensure_topic
+    from fraud_warning.kafka.topics import input_key
+
+    from .test_plain_client import _produce
+
+    port = free_port()
+    log = tmp_path / "worker.log"
+    proc = start_worker(broker, feed_dir, "flood", "--metrics-port", str(port), log=log)
+    try:
+        time.sleep(2)
+        asyncio.run(ensure_topic([broker.bootstrap], "flood.events", 3))
+        _produce(
+            broker, "flood.events", [(None, b'{"type": "call", "broken": ') for _ in range(1500)]
+        )
+        deadline = time.monotonic() + 30
+        while "input paused" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert "input paused" in log.read_text(), log.read_text()[-2000:]
+        assert "invalid_json" in log.read_text()  # it says why
+        good = (feed_dir / "events.jsonl").read_bytes().splitlines()[:50]
+        _produce(
+            broker, "flood.events", [(str(input_key(orjson.loads(x))).encode(), x) for x in good]
+        )
+        time.sleep(3)
+        text = scrape(port, "fraud_warning_input_paused 1.0")
+        assert "fraud_warning_input_paused 1.0" in text
+        assert consumed_total(text) == 0  # the good ones wait in the topic
+        proc.send_signal(signal.SIGUSR1)
+        deadline = time.monotonic() + 15
+        while consumed_total(text) < len(good) and time.monotonic() < deadline:
+            time.sleep(0.3)
+            text = scrape(port, "fraud_warning_events_consumed_total")
+        assert consumed_total(text) == len(good)
+        assert "fraud_warning_input_paused 0.0" in text
+        assert "input resumed" in log.read_text()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)
