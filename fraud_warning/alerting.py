@@ -64,9 +64,15 @@ class Alerter:
         self.metrics = metrics
         self.dispatcher = dispatcher
         self.clock = clock
-        self.realert = {r.key: r.spec.realert_s for r in registry}
+        self.realert: dict[str, float] = {}
+        self.set_registry(registry)
         self.victims = IncidentBook(incident_ttl_s)
         self.numbers = IncidentBook(incident_ttl_s)
+
+    def set_registry(self, registry: Registry) -> None:
+        """Re-alert windows of a new registry's rules; open incidents are kept, and a
+        rule whose `id@version` is unchanged keeps its re-alert clock."""
+        self.realert = {r.key: r.spec.realert_s for r in registry}
 
     def emit(
         self,

@@ -202,6 +202,18 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         p = rules.add_parser(name, help=text)
         p.add_argument("dir", nargs="?", default=env("rules"))
+    p = rules.add_parser(
+        "test", help="backtest rules alone on a recorded, labelled feed (see --feed)"
+    )
+    p.add_argument("paths", nargs="+", metavar="RULES", help="rule files or directories")
+    p.add_argument(
+        "--feed",
+        required=True,
+        help="feed directory: events.jsonl, labels.jsonl, meta.json, cells.csv, subscribers.csv",
+    )
+    p.add_argument("--against", help="an older version (rule file or directory) to compare with")
+    p.add_argument("--batch", type=positive_int, default=2000, help="events per engine batch")
+    p.add_argument("--json", action="store_true", help="one JSON object")
 
     for module in GROUPS:
         importlib.import_module(module).register(sub)

@@ -165,6 +165,8 @@ def feed(args: argparse.Namespace) -> int:
 
 
 def rules(args: argparse.Namespace) -> int:
+    if args.rules_command == "test":
+        return _backtest(args)
     directory = Path(args.dir) if args.dir else default_dir("rules")
     if args.rules_command == "lint":
         return _lint(directory)
@@ -188,6 +190,28 @@ def rules(args: argparse.Namespace) -> int:
     for rule in sorted(registry, key=lambda r: r.spec.id):
         s = rule.spec
         print(f"{rule.key:<45} {s.status:<12} {s.priority} on {s.on:<9} {s.typology:<28} {s.title}")
+    return 0
+
+
+def _backtest(args: argparse.Namespace) -> int:
+    """`rules test RULES... --feed DIR [--against OLD]`: a report, exit 0; bad input, exit 2."""
+    from fraud_warning.backtest import BacktestError, backtest
+
+    try:
+        result = backtest(
+            [Path(p) for p in args.paths],
+            Path(args.feed),
+            against=[Path(args.against)] if args.against else [],
+            batch_size=args.batch,
+        )
+    except BacktestError as exc:
+        lines = str(exc).splitlines() or ["backtest failed"]
+        more = f" (and {len(lines) - 1} more problem(s))" if len(lines) > 1 else ""
+        raise UsageError(lines[0] + more) from None
+    if args.json:
+        print(json.dumps(result.to_dict(), sort_keys=True, ensure_ascii=False))
+    else:
+        print(result.render())
     return 0
 
 

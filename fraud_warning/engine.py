@@ -91,6 +91,25 @@ class Engine:
         self._next_size_estimate = float("-inf")
         self._m_events = {t: self.metrics.events.labels(t) for t in ("call", "sms", "transfer")}
 
+    def swap_registry(self, registry: Registry) -> None:
+        """Activate another registry between two batches, keeping all state.
+
+        The state store, open incidents (with their re-alert clocks), the watermark and
+        the admission's duplicate memory stay as they are; what is rebuilt is what the
+        registry decides: which trigger rows the joiner builds and their event gates, the
+        models (and their metric children), and the per-model re-alert windows. A rule
+        added by the swap therefore sees events that arrived before it, within its
+        windows. Call it from the thread that calls `process`, never during a batch.
+        Loading and validating the new registry is the caller's (see
+        :class:`fraud_warning.reload.RegistryWatcher`); this only activates it.
+        """
+        models = Models(registry, self.metrics)
+        wanted = wanted_kinds(registry)
+        self.registry = registry
+        self.models = models
+        self.joiner.set_wanted(wanted)
+        self.alerter.set_registry(registry)
+
     @property
     def victims(self) -> IncidentBook:
         return self.alerter.victims

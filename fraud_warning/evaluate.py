@@ -142,7 +142,7 @@ def _field(record: Mapping[str, Any], name: str, what: str) -> Any:
 
 
 @dataclass(frozen=True, slots=True)
-class _AlertView:
+class AlertView:
     """One alert id after folding its revisions."""
 
     subscriber: str
@@ -152,8 +152,8 @@ class _AlertView:
     first_emitted_at: datetime
 
 
-def _fold_alerts(alerts: Iterable[Mapping[str, Any]]) -> dict[str, _AlertView]:
-    folded: dict[str, _AlertView] = {}
+def fold_alerts(alerts: Iterable[Mapping[str, Any]]) -> dict[str, AlertView]:
+    folded: dict[str, AlertView] = {}
     for n, alert in enumerate(alerts, start=1):
         what = f"alert record {n}"
         alert_id = str(_field(alert, "alert_id", what))
@@ -161,7 +161,7 @@ def _fold_alerts(alerts: Iterable[Mapping[str, Any]]) -> dict[str, _AlertView]:
         revision = alert.get("revision", 1)
         if isinstance(revision, bool) or not isinstance(revision, int):
             raise ValueError(f"{what}: revision must be an integer, got {revision!r}")
-        view = _AlertView(
+        view = AlertView(
             subscriber=str(_field(alert, "subscriber", what)),
             priority=str(_field(alert, "priority", what)),
             typology=str(_field(alert, "typology", what)),
@@ -173,7 +173,7 @@ def _fold_alerts(alerts: Iterable[Mapping[str, Any]]) -> dict[str, _AlertView]:
             folded[alert_id] = view
             continue
         latest = view if revision > seen.revision else seen
-        folded[alert_id] = _AlertView(
+        folded[alert_id] = AlertView(
             subscriber=latest.subscriber,
             priority=latest.priority,
             typology=latest.typology,
@@ -183,15 +183,30 @@ def _fold_alerts(alerts: Iterable[Mapping[str, Any]]) -> dict[str, _AlertView]:
     return folded
 
 
+def first_alerts(folded: Mapping[str, AlertView]) -> dict[str, datetime]:
+    """Victim side: each alerted subscriber's earliest alert (number-side alerts left out).
+
+    The keys are the alerted subscribers `evaluate` counts; `fraud-warning rules test`
+    compares them between two rule versions."""
+    first: dict[str, datetime] = {}
+    for view in folded.values():
+        if view.typology == NUMBER_TYPOLOGY:
+            continue
+        who = view.subscriber
+        if who not in first or view.first_emitted_at < first[who]:
+            first[who] = view.first_emitted_at
+    return first
+
+
 @dataclass
-class _Victim:
+class LabelledVictim:
     typologies: set[str]
     first_loss_ts: datetime | None
 
 
-def _read_labels(labels: Iterable[Mapping[str, Any]]) -> tuple[dict[str, _Victim], set[str]]:
+def read_labels(labels: Iterable[Mapping[str, Any]]) -> tuple[dict[str, LabelledVictim], set[str]]:
     """Victims by subscriber and the set of fraud numbers; other kinds are skipped."""
-    victims: dict[str, _Victim] = {}
+    victims: dict[str, LabelledVictim] = {}
     numbers: set[str] = set()
     for n, label in enumerate(labels, start=1):
         what = f"label record {n}"
@@ -205,7 +220,7 @@ def _read_labels(labels: Iterable[Mapping[str, Any]]) -> tuple[dict[str, _Victim
         raw_loss = label.get("first_loss_ts")
         loss = None if raw_loss is None else _timestamp(raw_loss, f"{what} first_loss_ts")
         typology = str(label.get("typology") or "unknown")
-        victim = victims.setdefault(subscriber, _Victim(set(), None))
+        victim = victims.setdefault(subscriber, LabelledVictim(set(), None))
         victim.typologies.add(typology)
         # A subscriber labelled twice (two scams) lost money first at the earlier loss.
         if loss is not None and (victim.first_loss_ts is None or loss < victim.first_loss_ts):
@@ -229,10 +244,10 @@ def evaluate(
         raise ValueError(f"subscribers must be > 0, got {subscribers}")
     if days <= 0:
         raise ValueError(f"days must be > 0, got {days}")
-    folded = _fold_alerts(alerts)
-    victims, fraud_numbers = _read_labels(labels)
+    folded = fold_alerts(alerts)
+    victims, fraud_numbers = read_labels(labels)
 
-    first_alert: dict[str, datetime] = {}
+    first_alert = first_alerts(folded)
     top_priority: dict[str, str] = {}
     flagged_numbers: set[str] = set()
     for view in folded.values():
@@ -240,8 +255,6 @@ def evaluate(
             flagged_numbers.add(view.subscriber)
             continue
         who = view.subscriber
-        if who not in first_alert or view.first_emitted_at < first_alert[who]:
-            first_alert[who] = view.first_emitted_at
         # "P1" < "P2" < "P3" as strings, and the most urgent is the smallest.
         if who not in top_priority or view.priority < top_priority[who]:
             top_priority[who] = view.priority
@@ -340,4 +353,16 @@ def feed_meta(labels_path: Path | str) -> tuple[int, float] | None:
     return subscribers, float(hours) / 24.0
 
 
-__all__ = ["PRIORITIES", "Evaluation", "evaluate", "feed_meta", "load_jsonl"]
+__all__ = [
+    "NUMBER_TYPOLOGY",
+    "PRIORITIES",
+    "AlertView",
+    "Evaluation",
+    "LabelledVictim",
+    "evaluate",
+    "feed_meta",
+    "first_alerts",
+    "fold_alerts",
+    "load_jsonl",
+    "read_labels",
+]

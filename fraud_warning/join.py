@@ -135,6 +135,11 @@ class Sides:
         self.elderly = frozenset(
             m for m, s in refdata.subscribers.items() if is_elderly(s.age_band)
         )
+        self.set_wanted(wanted)
+
+    def set_wanted(self, wanted: Mapping[str, float]) -> None:
+        """Change which trigger rows are built (a registry swap). State is recorded the
+        same whatever is wanted, so rows built after the change see earlier events."""
         self.kinds = frozenset(wanted)
         self.min_call_s = wanted.get("call", float("inf"))
         self.min_amount = wanted.get("transfer", float("inf"))
@@ -275,6 +280,11 @@ class Joiner:
         self.number = NumberSide(self.sides, store.numbers)
         self.victim = VictimSide(self.sides, store.victims, store.flags)
         self.payee = PayeeSide(store.payees)
+
+    def set_wanted(self, wanted: Mapping[str, float]) -> None:
+        """See :meth:`Sides.set_wanted`; the three sides share one `Sides`."""
+        self.sides.set_wanted(wanted)
+        self.kinds = self.sides.kinds
 
     def call(self, ev: Call, ts: float) -> tuple[list[float] | None, list[float] | None]:
         """Apply a call; returns (callee-side row, caller-number row), each if wanted."""

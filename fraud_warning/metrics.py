@@ -109,7 +109,8 @@ class Metrics:
             ["topic", "partition"],
             registry=r,
         )
-        # failures: a rule file was refused and the previous registry kept running
+        # result="ok" | "failure" (fraud_warning.reload.RegistryWatcher); a failure: a rule
+        # file was refused and the previous registry kept running
         self.rule_reloads = Counter(
             "fraud_warning_rule_reloads",
             "Registry reloads by result",

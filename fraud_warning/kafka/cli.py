@@ -71,6 +71,14 @@ def register(sub: Any) -> None:
         help="forget the group's checkpoints first (with a new group or emptied topics)",
     )
     p.add_argument(
+        "--reload-every",
+        type=non_negative_float,
+        default=env("reload_s", "2"),
+        help="seconds between checks of the rule and model files; a valid change is "
+        "activated between micro-batches, an invalid one refused and logged; 0: never "
+        "[FW_RELOAD_S; 2]",
+    )
+    p.add_argument(
         "--log-level",
         choices=("debug", "info", "warning", "error"),
         default=env("log_level", "warning"),

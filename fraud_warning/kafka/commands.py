@@ -216,13 +216,25 @@ async def _build_worker(
     )
     sink = _desk_sink(args, refdata) if args.desk else None
     checkpoints = _checkpoints(args) if args.state_redis else None
+    watcher = None
+    if args.reload_every:
+        from fraud_warning.cli import ref_paths
+        from fraud_warning.reload import RegistryWatcher
+
+        paths = ref_paths(args)
+        watcher = RegistryWatcher(paths.rules, paths.models, metrics=ctx.metrics)
     worker = Worker(
         app,
         ctx,
         topics,
-        WorkerConfig(stage_prefix=args.stage_prefix, checkpoint_s=args.checkpoint_every or 5.0),
+        WorkerConfig(
+            stage_prefix=args.stage_prefix,
+            checkpoint_s=args.checkpoint_every or 5.0,
+            reload_every_s=args.reload_every or 2.0,
+        ),
         on_alerts=_desk_handoff(sink) if sink is not None else None,
         checkpoints=checkpoints,
+        watcher=watcher,
     )
     for topic, n in worker.topic_partitions().items():
         await ensure_topic(servers, topic, n)

@@ -41,6 +41,7 @@ from fraud_warning.breaker import Breaker, BreakerConfig
 from fraud_warning.decode import DeadLetter, Decoded, Decoder
 from fraud_warning.kafka.replay import MAX_RECORD_BYTES
 from fraud_warning.kafka.topics import MARK_HEADER, Topics, partition_for
+from fraud_warning.reload import RegistryWatcher
 from fraud_warning.stages.checkpoints import Checkpoints
 from fraud_warning.stages.envelope import Envelope, open_new, seal
 from fraud_warning.stages.records import Record
@@ -73,6 +74,7 @@ class WorkerConfig:
     stage_prefix: str = "fw.stage."
     checkpoint_s: float = 5.0  # snapshots to Redis this often (with `checkpoints`)
     lag_every_s: float = 5.0  # consumer lag gauges refreshed this often
+    reload_every_s: float = 2.0  # rule and model files checked this often (with a watcher)
     breaker: BreakerConfig = field(default_factory=BreakerConfig)
 
     def stage_topic(self, stage: str) -> str:
@@ -91,10 +93,13 @@ class Worker:
         *,
         on_alerts: Callable[[list[dict[str, Any]]], list[dict[str, Any]] | None] | None = None,
         checkpoints: Checkpoints | None = None,
+        watcher: RegistryWatcher | None = None,
     ) -> None:
         self.app = app
         self.ctx = ctx
         self.checkpoints = checkpoints
+        self.watcher = watcher
+        self.reloads = 0
         # a stage's tasks change only while its lock is held: a checkpoint sees a task
         # between micro-batches, with everything it sent acknowledged
         self.locks = {stage: asyncio.Lock() for stage in STAGES}
@@ -170,12 +175,17 @@ class Worker:
         async def lag() -> None:
             self.observe_lag()
 
+        async def reload() -> None:
+            await self.reload()
+
         app.agent(self.events_topic, name="fw-number")(number)
         app.task(on_start)
         for stage, topic in self.stage_topics.items():
             app.agent(topic, name=f"fw-{STAGE_TOPIC[stage]}")(self._stage_agent(stage))
         app.timer(cfg.tick_s)(idle_tick)
         app.timer(cfg.lag_every_s)(lag)
+        if self.watcher is not None:
+            app.timer(cfg.reload_every_s)(reload)
         if self.checkpoints is not None:
             app.timer(cfg.checkpoint_s)(checkpoint)
         app.on_partitions_revoked.connect(self._on_revoked)
@@ -265,6 +275,32 @@ class Worker:
             if end is not None:
                 lag = max(0, end - (task.positions.offset + 1))
                 gauge.labels(name, str(partition)).set(lag)
+
+    # -- rule reload -------------------------------------------------------------------
+
+    async def reload(self) -> bool:
+        """Activate changed rule/model files if they load; a refused change leaves the
+        running registry in place (the watcher logs why and counts it)."""
+        if self.watcher is None:
+            return False
+        staged = await asyncio.to_thread(self.watcher.poll)
+        if staged is None:
+            return False
+        # between micro-batches of every stage, so no batch sees two registries
+        for stage in STAGES:
+            await self.locks[stage].acquire()
+        try:
+            self.ctx.swap(staged)
+            for task in self.tasks.values():
+                task.activate()
+        finally:
+            for stage in reversed(STAGES):
+                self.locks[stage].release()
+        self.reloads += 1
+        log.warning(
+            "rules reloaded: %d rules, %d models active", len(staged.rules), len(staged.models)
+        )
+        return True
 
     # -- the bad-input breaker ---------------------------------------------------------
 

@@ -82,6 +82,11 @@ class Context:
     def __post_init__(self) -> None:
         self.sides = Sides(self.refdata, wanted_kinds(self.registry), self.features)
 
+    def swap(self, registry: Registry) -> None:
+        """Make `registry` the one tasks read (each task then calls :meth:`_Task.activate`)."""
+        self.registry = registry
+        self.sides.set_wanted(wanted_kinds(registry))  # shared by every task's side
+
     def sources(self, stage: str) -> list[str]:
         """Names of the upstream partitions feeding a task of `stage`."""
         upstream = {VICTIM: (NUMBER,), PAYEE: (VICTIM,), ALERT: (VICTIM, PAYEE)}[stage]
@@ -103,6 +108,14 @@ class _Task:
         self.store = StateStore(ctx.config.state_retention_s)
         self.positions = Positions()
         self._next_housekeeping = float("-inf")
+
+    def activate(self) -> None:
+        """Take the context's (new) registry: state is kept, only models change."""
+        if hasattr(self, "models"):
+            self.models = Models(self.ctx.registry, self.ctx.metrics)
+        alerter = getattr(self, "alerter", None)
+        if alerter is not None:
+            alerter.set_registry(self.ctx.registry)
 
     def _housekeeping(self, watermark: float, events: int) -> None:
         self.store.evict_idle(watermark, budget=events // 2 + 16)

@@ -140,3 +140,73 @@ def test_large_sends_are_cut_into_records_the_broker_takes() -> None:
     taken = [r for v in values for r in open_new(receiver, msgspec.json.decode(v, type=Envelope))]
     assert taken == records  # all of them, in order, numbered across the pieces
     assert receiver.seen == {"N0": 40_000}
+
+
+def test_rules_reloaded_mid_burst_lose_and_repeat_nothing(
+    broker: Tansu, faust_app: FaustApp, feed_dir: Path, registry: Registry, tmp_path: Path
+) -> None:
+    """The rule files are touched (reloaded as they are) and then broken while events
+    stream in: the valid reload is activated between micro-batches, the broken one is
+    refused and the rules running keep running; the alerts are the embedded engine's."""
+    import os
+    import shutil
+
+    from fraud_warning.reload import RegistryWatcher
+
+    rules = tmp_path / "rules"
+    shutil.copytree(ROOT / "rules", rules)
+    expected = embedded_alerts(feed_dir, registry)
+    name = "reload"
+    topics = Topics(f"{name}.events", f"{name}.alerts", f"{name}.dispatch", f"{name}.dead")
+    refdata = load_refdata(feed_dir / "cells.csv", None, feed_dir / "subscribers.csv")
+    parts = stage_partitions(INPUT_PARTITIONS, STAGE_PARTITIONS)
+    ctx = Context(load_registry(rules, ROOT / "models"), refdata, partitions=parts)
+    watcher = RegistryWatcher(rules, ROOT / "models", metrics=ctx.metrics)
+    app = faust_app(name, broker.url, producer_max_batch_size=16384)
+    config = WorkerConfig(stage_prefix=f"{name}.stage.", reload_every_s=0.1)
+    worker = Worker(app, ctx, topics, config, watcher=watcher)
+
+    async def run() -> None:
+        for topic, n in worker.topic_partitions().items():
+            await ensure_topic([broker.bootstrap], topic, n)
+        await ensure_topic([broker.bootstrap], topics.alerts, 1)
+        await app.start()
+        try:
+            await wait_assigned(app)
+            feeding = asyncio.create_task(
+                replay(feed_dir / "events.jsonl", [broker.bootstrap], topics.events,
+                       partitions=INPUT_PARTITIONS, rate=2_000)
+            )  # fmt: skip
+            await asyncio.sleep(0.8)
+            for path in rules.rglob("*.yaml"):  # the same rules, files touched
+                os.utime(path, None)
+            while worker.reloads < 1:
+                await asyncio.sleep(0.05)
+            broken = rules / "victim" / "zz-broken.yaml"
+            broken.write_text("id: broken\nversion: 1\nwhen: {no_such_feature: {gte: 1}}\n")
+            while watcher.last_error is None:
+                await asyncio.sleep(0.05)
+            assert not feeding.done(), "the replay ended before the reloads: nothing tested"
+            await feeding
+            deadline = asyncio.get_running_loop().time() + 60
+            while worker.alerts_sent < len(expected):
+                assert asyncio.get_running_loop().time() < deadline
+                await asyncio.sleep(0.2)
+            await asyncio.sleep(1)
+        finally:
+            await app.stop()
+
+    asyncio.run(run())
+    assert worker.reloads == 1  # the broken change was not activated
+    assert "zz-broken.yaml" in (watcher.last_error or "")
+    reloads = {
+        s.labels["result"]: s.value
+        for m in ctx.metrics.registry.collect()
+        if m.name == "fraud_warning_rule_reloads"
+        for s in m.samples
+        if s.name.endswith("_total")
+    }
+    assert reloads == {"ok": 1.0, "failure": 1.0}
+    records = asyncio.run(consume_all(broker.bootstrap, topics.alerts, len(expected)))
+    got = sorted(json.dumps(orjson.loads(r.value), sort_keys=True) for r in records)
+    assert got == expected
