@@ -39,7 +39,7 @@ from fraud_warning.evaluate import (
 from fraud_warning.features import CATALOGUE
 from fraud_warning.masking import mask_msisdn
 from fraud_warning.refdata import RefData, RefDataError, load_refdata
-from fraud_warning.registry import Registry
+from fraud_warning.registry import Registry, duplicate_ids
 from fraud_warning.rules import Rule, RuleError, load_rule_file
 from fraud_warning.sinks import JsonlSink
 
@@ -128,13 +128,7 @@ def load_rules(paths: Sequence[Path]) -> list[Rule]:
             problems.append(str(exc))
         except OSError as exc:
             problems.append(f"{file}: cannot read: {exc.strerror}")
-    seen: dict[str, str] = {}
-    for rule in rules:
-        if rule.spec.id in seen:
-            problems.append(
-                f"{rule.source}: duplicate rule id '{rule.spec.id}' (also in {seen[rule.spec.id]})"
-            )
-        seen[rule.spec.id] = rule.source
+    problems.extend(duplicate_ids(rules))
     if not rules and not problems:
         problems.append("no rules given")
     if problems:

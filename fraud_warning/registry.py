@@ -74,6 +74,19 @@ def _stderr(problem: str) -> None:
     print(f"fraud-warning: warning: {problem}", file=sys.stderr)
 
 
+def duplicate_ids(rules: list[Rule]) -> list[str]:
+    """A problem line for every rule whose id an earlier rule already has."""
+    seen: dict[str, str] = {}
+    problems = []
+    for rule in rules:
+        if rule.spec.id in seen:
+            problems.append(
+                f"{rule.source}: duplicate rule id '{rule.spec.id}' (also in {seen[rule.spec.id]})"
+            )
+        seen[rule.spec.id] = rule.source
+    return problems
+
+
 def load_registry(
     rules_dir: Path | None,
     models_dir: Path | None = None,
@@ -92,23 +105,17 @@ def load_registry(
                 rules.extend(load_rule_file(path))
             except RuleError as exc:
                 problems.append(str(exc))
-    seen: dict[str, str] = {}
-    for rule in rules:
-        if rule.spec.id in seen:
-            problems.append(
-                f"{rule.source}: duplicate rule id '{rule.spec.id}' (also in {seen[rule.spec.id]})"
-            )
-        seen[rule.spec.id] = rule.source
+    problems.extend(duplicate_ids(rules))
     if problems:
         raise RegistryError("\n".join(problems))
     if models_dir is None or not models_dir.is_dir():
         return Registry.of(rules)
     from fraud_warning.models.load import load_models  # LightGBM is imported only when used
 
-    loaded = load_models(models_dir, frozenset(seen))
+    loaded = load_models(models_dir, frozenset(r.spec.id for r in rules))
     for problem in loaded.problems:
         warn(problem)
     return Registry.of(rules, loaded.every, loaded.problems)
 
 
-__all__ = ["Registry", "RegistryError", "load_registry"]
+__all__ = ["Registry", "RegistryError", "duplicate_ids", "load_registry"]
