@@ -6,7 +6,9 @@ latency at half the maximum rate; `python -m bench memory [...]`: state bytes pe
 subscriber and peak RSS with a million subscribers in window; `python -m bench
 distributed [...]`: one Faust worker through tansu against the naive agent, and
 event-to-alert latency through the broker; `python -m bench processes [...]`: the
-worker command with one process per core against one process.
+worker command with one process per core against one process; `python -m bench soak
+[--minutes 10] [--rate 5000]`: the embedded engine at a steady rate for a bounded time,
+memory growth and latency drift minute by minute.
 """
 
 from __future__ import annotations
@@ -34,6 +36,10 @@ def main() -> int:
         from bench import processes  # starts a broker and worker processes
 
         return processes.main(argv[1:])
+    if argv[:1] == ["soak"]:
+        from bench import soak
+
+        return soak.main(argv[1:])
     if argv[:1] == ["memory"]:
         from bench import memory
 

@@ -2,10 +2,19 @@
 
 Reads the file in batches of lines, decodes each batch, hands it to the engine and
 writes what comes out. Event time throughout, so the output is deterministic.
+
+A disk that fails (full, over quota, I/O errors) never stops the events: the sinks hold
+what they cannot write and retry (see :mod:`fraud_warning.sinks`). Dead letters are
+diagnostics, so beyond their sink's buffer the oldest are dropped and the run goes on;
+alerts and dispatch tasks are never dropped. At the end, anything still unwritten is in
+`RunStats.unwritten`; if it includes alerts or tasks :func:`run_file` raises
+:class:`RunIncomplete` (an OSError naming each incomplete file), if only dead letters it
+logs one warning and returns.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -15,9 +24,11 @@ import numpy as np
 
 from fraud_warning.decode import Decoder
 from fraud_warning.engine import Engine, Output
-from fraud_warning.sinks import JsonlSink
+from fraud_warning.sinks import JsonlSink, UnwrittenOutput
 
 DEFAULT_BATCH = 2000
+
+log = logging.getLogger("fraud_warning.embedded")
 
 
 @dataclass
@@ -29,6 +40,9 @@ class RunStats:
     shadow_hits: int = 0
     seconds: float = 0.0
     incidents: dict[str, str] = field(default_factory=dict)  # alert_id -> top priority
+    # output -> records not written ("alerts", "tasks", "dead_letters"), dropped included
+    unwritten: dict[str, int] = field(default_factory=dict)
+    write_failures: int = 0  # failed write attempts, all sinks
     _batch_s: list[float] = field(default_factory=list)
     _batch_n: list[int] = field(default_factory=list)
 
@@ -49,6 +63,14 @@ class RunStats:
             return (0.0, 0.0)
         seconds = np.repeat(np.asarray(self._batch_s), np.asarray(self._batch_n))
         return float(np.quantile(seconds, 0.5)), float(np.quantile(seconds, 0.99))
+
+
+class RunIncomplete(UnwrittenOutput):
+    """Every event was processed but alerts or dispatch tasks could not all be written."""
+
+    def __init__(self, message: str, stats: RunStats) -> None:
+        super().__init__(message)
+        self.stats = stats
 
 
 def read_batches(path: Path, batch_size: int) -> Iterator[list[tuple[int, bytes]]]:
@@ -75,8 +97,13 @@ def run_file(
     progress: Callable[[int], None] | None = None,
     on_output: Callable[[Output], None] | None = None,
 ) -> RunStats:
-    """Process a whole events file; `progress` gets bytes read so far."""
+    """Process a whole events file; `progress` gets bytes read so far.
+
+    Sets `dead_letters.drop_oldest`: a dead-letter file that cannot be written never
+    stops the run. Raises :class:`RunIncomplete` at the end if alerts or tasks are
+    still unwritten (the module's docstring says why and when)."""
     stats = RunStats()
+    dead_letters.drop_oldest = True
     decoder = Decoder(str(path))
     started = time.perf_counter()
     done_bytes = 0
@@ -111,7 +138,33 @@ def run_file(
             done_bytes += sum(len(line) for _, line in batch)
             progress(done_bytes)
     stats.seconds = time.perf_counter() - started
+    _finish(
+        stats,
+        {
+            "alerts": (alerts, "alert(s)"),
+            "tasks": (tasks, "dispatch task(s)"),
+            "dead_letters": (dead_letters, "dead letter(s)"),
+        },
+    )
     return stats
 
 
-__all__ = ["DEFAULT_BATCH", "RunStats", "read_batches", "run_file"]
+def _finish(stats: RunStats, sinks: dict[str, tuple[JsonlSink, str]]) -> None:
+    """A last try at what is waiting, then the report of what is still unwritten."""
+    problems: list[str] = []
+    for name, (sink, what) in sinks.items():
+        sink.flush()
+        stats.write_failures += sink.write_failures
+        lost = sink.pending + sink.dropped
+        if lost:
+            stats.unwritten[name] = lost
+            problems.append(sink.describe(what))
+            sink.reported = True  # reported here: closing the sink stays quiet
+    if not problems:
+        return
+    if "alerts" in stats.unwritten or "tasks" in stats.unwritten:
+        raise RunIncomplete("; ".join(problems) + "; every event was processed", stats)
+    log.warning("%s; the alerts and dispatch tasks are complete", "; ".join(problems))
+
+
+__all__ = ["DEFAULT_BATCH", "RunIncomplete", "RunStats", "read_batches", "run_file"]
