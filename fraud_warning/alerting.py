@@ -125,6 +125,8 @@ class Alerter:
     def expire(self, watermark: float) -> None:
         self.victims.expire(watermark)
         self.numbers.expire(watermark)
+        if self.dispatcher is not None:
+            self.dispatcher.forget({i.alert_id for i in self.victims.open.values()})
 
     @property
     def open_incidents(self) -> int:

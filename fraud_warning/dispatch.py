@@ -203,5 +203,17 @@ class Dispatcher:
         """The task already created for `alert_id`, if any."""
         return self._tasks.get(alert_id)
 
+    def forget(self, keep: set[str]) -> int:
+        """Drop the tasks of alerts not in `keep` (their incidents closed: no revision of
+        them can ask for a task again); returns how many went. Without it every task of
+        a long run stayed in memory."""
+        gone = [alert_id for alert_id in self._tasks if alert_id not in keep]
+        for alert_id in gone:
+            del self._tasks[alert_id]
+        return len(gone)
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
 
 __all__ = ["DispatchConfig", "Dispatcher", "district_of", "etas_s", "usable"]

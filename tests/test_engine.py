@@ -64,6 +64,21 @@ def test_mass_dialler_victim_gets_p1_alert_number_flagged_and_dispatch(registry:
     assert task["status"] == "assigned"
 
 
+def test_dispatch_tasks_are_forgotten_when_their_incident_closes(registry: Registry) -> None:
+    feed = Feed()
+    mass_dialler_scenario(feed)
+    dispatcher = Dispatcher(refdata().units)
+    engine = Engine(registry, refdata(), dispatcher=dispatcher)
+    out = run(engine, feed)
+    assert len(out.tasks) == 1 and len(dispatcher) == 1
+    # a day later, quiet: the incident closed at housekeeping and its task went with it
+    later = Feed()
+    later.call(30 * 3600, subscriber(7), subscriber(8), 10)
+    run(engine, later)
+    assert not engine.victims.open
+    assert len(dispatcher) == 0
+
+
 def test_family_abroad_known_contact_does_not_alert(registry: Registry) -> None:
     feed = Feed()
     me, mum = subscriber(1), "+14155550100"
