@@ -59,6 +59,7 @@ from typing import Any
 
 import orjson
 
+from bench.faust_throughput import bench_app, wait_assigned
 from bench.throughput import ROOT, WORK, feed
 from fraud_warning.alerting import Output
 from fraud_warning.decode import Decoder
@@ -142,31 +143,6 @@ class TimedWorker(Worker):
         return True
 
 
-def _app(url: str, datadir: Path, label: str) -> Any:
-    import faust
-
-    transport.register()
-    return faust.App(
-        f"fw-bench-dist-{label}-{next(_names)}",  # a new group each run: from the start
-        broker=url,
-        datadir=str(datadir / label),
-        web_enabled=False,
-        web_bind="127.0.0.1",
-        web_host="127.0.0.1",
-        broker_session_timeout=3.0,  # group join takes about half of it
-        broker_heartbeat_interval=0.5,
-        consumer_auto_offset_reset="earliest",
-    )
-
-
-async def _wait_assigned(app: Any, timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not app.consumer.assignment():
-        if time.monotonic() > deadline:
-            raise TimeoutError("the Faust app was assigned no partitions")
-        await asyncio.sleep(0.02)
-
-
 def _broker_cpu(broker: Tansu | RemoteBroker) -> float:
     """CPU seconds the broker process has used (Linux /proc; 0 elsewhere)."""
     if not isinstance(broker, Tansu):
@@ -230,7 +206,7 @@ class Setup:
             dead_letter=f"{name}.dead",
         )
         config = WorkerConfig(max_batch=self.max_batch, stage_prefix=f"{name}.stage.")
-        app = _app(url, self.work, name)
+        app = bench_app(url, self.work, f"dist-{name}")
         tune_gc()  # as `fraud-warning worker` does
         return TimedWorker(app, ctx, topics, config, on_alerts=on_alerts, watch_bounds=watch_bounds)
 
@@ -351,7 +327,7 @@ async def naive_agent(
     await ensure_topic(bootstrap, alerts_name, 1)
     stats = await replay(events, bootstrap, topic, partitions=setup.input_partitions, batch=1)
     print(f"  backlog: {stats.summary()}", flush=True)
-    app = _app(url, setup.work, name)
+    app = bench_app(url, setup.work, f"dist-{name}")
     source = app.topic(topic, value_serializer="raw", key_serializer="raw")
     alerts_topic = app.topic(alerts_name, value_serializer="raw", key_serializer="raw")
     engine = Engine(registry, refdata)
@@ -542,7 +518,7 @@ async def paced_worker(
     out_path = setup.work / f"{name}-times.json"
     await worker.app.start()
     try:
-        await _wait_assigned(worker.app)
+        await wait_assigned(worker.app)
         if warmup:
             ok = await _until(lambda: worker.released(warm_ts), 600, 0.05, "the warm-up backlog")
             if not ok:

@@ -55,7 +55,8 @@ class AgentRun:
         return self.events / self.cpu_seconds if self.cpu_seconds > 0 else 0.0
 
 
-def _app(broker_url: str, datadir: Path, label: str) -> Any:
+def bench_app(broker_url: str, datadir: Path, label: str) -> Any:
+    """A Faust app for a benchmark: its own consumer group, fast group join, loopback."""
     import faust
 
     transport.register()
@@ -72,14 +73,17 @@ def _app(broker_url: str, datadir: Path, label: str) -> Any:
     )
 
 
-async def _wait_assigned(app: Any) -> None:
+async def wait_assigned(app: Any, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
     while not app.consumer.assignment():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the Faust app was assigned no partitions")
         await asyncio.sleep(0.02)
 
 
 async def consume(broker_url: str, topic: str, expected: int, datadir: Path) -> AgentRun:
     """Run an agent that decodes every record of `topic` until `expected` events."""
-    app = _app(broker_url, datadir, topic.replace(".", "-"))
+    app = bench_app(broker_url, datadir, topic.replace(".", "-"))
     source = app.topic(topic, value_serializer="raw", key_serializer="raw")
     decoder = Decoder(topic)
     run = AgentRun(0, 0, 0, 0.0)
@@ -118,7 +122,7 @@ async def trickle(
     """Event-to-agent latencies (s) of `rate * seconds` events replayed at `rate`."""
     from aiokafka import AIOKafkaProducer
 
-    app = _app(broker_url, events.parent, topic.replace(".", "-"))
+    app = bench_app(broker_url, events.parent, topic.replace(".", "-"))
     source = app.topic(topic, value_serializer="raw", key_serializer="raw")
     latencies: list[float] = []
 
@@ -131,7 +135,7 @@ async def trickle(
     await ensure_topic([broker.bootstrap], topic, PARTITIONS)
     await app.start()
     try:
-        await _wait_assigned(app)
+        await wait_assigned(app)
         producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, linger_ms=0)
         await producer.start()
         try:
