@@ -39,7 +39,7 @@ from fraud_warning.evaluate import (
 from fraud_warning.features import CATALOGUE
 from fraud_warning.masking import mask_msisdn
 from fraud_warning.refdata import RefData, RefDataError, load_refdata
-from fraud_warning.registry import Registry, duplicate_ids
+from fraud_warning.registry import Registry, duplicate_ids, rule_files
 from fraud_warning.rules import Rule, RuleError, load_rule_file
 from fraud_warning.sinks import JsonlSink
 
@@ -110,9 +110,7 @@ def load_rules(paths: Sequence[Path]) -> list[Rule]:
     problems: list[str] = []
     for path in paths:
         if path.is_dir():
-            found = sorted(
-                p for p in path.rglob("*") if p.suffix in {".yaml", ".yml"} and p.is_file()
-            )
+            found = rule_files(path)
             if not found:
                 problems.append(f"{path}: no rule files (*.yaml, *.yml) in this directory")
             files.extend(found)

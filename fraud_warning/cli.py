@@ -47,6 +47,12 @@ def add_ref_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--subscribers", default=env("subscribers"), help="subscribers CSV/JSONL [FW_SUBSCRIBERS]"
     )
+    g.add_argument(
+        "--lists",
+        default=env("lists"),
+        help="the site's named lists, over RULES/lists (service prefixes, trusted numbers) "
+        "[FW_LISTS]",
+    )
 
 
 def ref_paths(args: argparse.Namespace) -> RefPaths:
@@ -56,6 +62,7 @@ def ref_paths(args: argparse.Namespace) -> RefPaths:
         cells=_path(args.cells),
         units=_path(args.units),
         subscribers=_path(args.subscribers),
+        lists=_path(args.lists),
     )
 
 

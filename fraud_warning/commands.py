@@ -216,7 +216,8 @@ def _backtest(args: argparse.Namespace) -> int:
 
 
 def _lint(directory: Path) -> int:
-    from fraud_warning.lint import counts, lint_directory, rule_files
+    from fraud_warning.lint import counts, lint_directory
+    from fraud_warning.registry import rule_files
 
     if not directory.is_dir():
         raise UsageError(f"rules directory not found: {directory}")

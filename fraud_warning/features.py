@@ -87,9 +87,11 @@ CATALOGUE: dict[str, tuple[str, ...]] = {
 
 @dataclass(frozen=True)
 class FeatureConfig:
-    """Site data the features need: numbers that are services, not strangers."""
+    """Site data the features need: numbers that are services, not strangers (from the
+    named lists `service-prefixes` and `trusted-numbers`, see fraud_warning.lists)."""
 
     service_prefixes: tuple[str, ...] = ("+86955", "+86106", "+86100", "+86400", "+86120")
+    trusted_numbers: frozenset[str] = frozenset()
 
 
 def victim_context(

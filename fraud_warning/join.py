@@ -132,6 +132,7 @@ class Sides:
         below it the row is not built at all."""
         self.config = config or FeatureConfig()
         self._service = self.config.service_prefixes
+        self._trusted = self.config.trusted_numbers
         self.elderly = frozenset(
             m for m, s in refdata.subscribers.items() if is_elderly(s.age_band)
         )
@@ -145,7 +146,7 @@ class Sides:
         self.min_amount = wanted.get("transfer", float("inf"))
 
     def is_service(self, number: str) -> bool:
-        return number.startswith(self._service)
+        return number.startswith(self._service) or number in self._trusted
 
 
 class NumberSide:

@@ -25,6 +25,7 @@ from typing import Literal
 
 from fraud_warning.expr import OP_SYMBOL, And, Compare, Node, Not, Or, leaves
 from fraud_warning.features import CATALOGUE, NO_CONTACT_S
+from fraud_warning.registry import rule_files
 from fraud_warning.rules import Rule, RuleError, compile_rule, rule_documents
 from fraud_warning.yamlsafe import line_of
 
@@ -489,11 +490,6 @@ def lint_files(paths: Iterable[Path]) -> list[Finding]:
     return sorted(findings)
 
 
-def rule_files(directory: Path) -> list[Path]:
-    """The rule files under `directory`, as the registry reads them."""
-    return sorted(p for p in directory.rglob("*") if p.suffix in {".yaml", ".yml"} and p.is_file())
-
-
 def lint_directory(directory: Path) -> list[Finding]:
     return lint_files(rule_files(directory))
 
@@ -514,5 +510,4 @@ __all__ = [
     "feature_range",
     "lint_directory",
     "lint_files",
-    "rule_files",
 ]

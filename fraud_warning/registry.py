@@ -66,8 +66,18 @@ class Registry:
         return len(self.rules)
 
 
-def _rule_files(directory: Path) -> list[Path]:
-    return sorted(p for p in directory.rglob("*") if p.suffix in {".yaml", ".yml"} and p.is_file())
+LISTS_DIR = "lists"  # named lists live beside the rules, and are not rules
+
+
+def rule_files(directory: Path) -> list[Path]:
+    """The rule files under `directory` (`*.yaml`, `*.yml`, recursively; not `lists/`)."""
+    return sorted(
+        p
+        for p in directory.rglob("*")
+        if p.suffix in {".yaml", ".yml"}
+        and p.is_file()
+        and LISTS_DIR not in p.relative_to(directory).parts[:-1]
+    )
 
 
 def _stderr(problem: str) -> None:
@@ -100,7 +110,7 @@ def load_registry(
     if rules_dir is not None:
         if not rules_dir.is_dir():
             raise RegistryError(f"rules directory not found: {rules_dir}")
-        for path in _rule_files(rules_dir):
+        for path in rule_files(rules_dir):
             try:
                 rules.extend(load_rule_file(path))
             except RuleError as exc:
@@ -118,4 +128,4 @@ def load_registry(
     return Registry.of(rules, loaded.every, loaded.problems)
 
 
-__all__ = ["Registry", "RegistryError", "duplicate_ids", "load_registry"]
+__all__ = ["LISTS_DIR", "Registry", "RegistryError", "duplicate_ids", "load_registry", "rule_files"]

@@ -32,6 +32,7 @@ class RefPaths:
     cells: Path | None
     units: Path | None
     subscribers: Path | None
+    lists: Path | None = None  # the site's named lists, over those beside the rules
 
 
 __all__ = ["PACKAGE_ROOT", "RefPaths", "default_dir", "env"]

@@ -13,7 +13,8 @@ from typing import Annotated, Literal
 import msgspec
 
 # \Z, not $: msgspec matches with Python's re, where $ also matches before a final "\n".
-E164 = Annotated[str, msgspec.Meta(pattern=r"^\+[1-9][0-9]{5,15}\Z")]
+E164_PATTERN = r"^\+[1-9][0-9]{5,15}\Z"
+E164 = Annotated[str, msgspec.Meta(pattern=E164_PATTERN)]
 AwareTs = Annotated[datetime, msgspec.Meta(tz=True)]
 NonEmpty = Annotated[str, msgspec.Meta(min_length=1)]
 Origin = Literal["mobile", "fixed", "virtual_operator", "overseas", "voip_gateway"]

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from fraud_warning.clock import Clock
 from fraud_warning.dispatch import Dispatcher
 from fraud_warning.engine import Engine
+from fraud_warning.features import FeatureConfig
+from fraud_warning.lists import ListError, feature_config, load_lists
 from fraud_warning.metrics import Metrics
 from fraud_warning.refdata import RefData, RefDataError, load_refdata
-from fraud_warning.registry import Registry, RegistryError, load_registry
+from fraud_warning.registry import LISTS_DIR, Registry, RegistryError, load_registry
 from fraud_warning.settings import RefPaths
 
 
@@ -21,8 +25,14 @@ class LoadError(ValueError):
         return (lines[0] if lines else "load failed") + extra
 
 
-def load_parts(paths: RefPaths) -> tuple[Registry, RefData]:
-    """The registry and reference data for these paths."""
+class Parts(NamedTuple):
+    registry: Registry
+    refdata: RefData
+    features: FeatureConfig
+
+
+def load_parts(paths: RefPaths) -> Parts:
+    """The registry, reference data and named lists for these paths."""
     try:
         registry = load_registry(paths.rules, paths.models)
     except RegistryError as exc:
@@ -31,14 +41,25 @@ def load_parts(paths: RefPaths) -> tuple[Registry, RefData]:
         refdata = load_refdata(paths.cells, paths.units, paths.subscribers)
     except RefDataError as exc:
         raise LoadError(str(exc)) from None
-    return registry, refdata
+    try:
+        lists = load_lists(paths.rules / LISTS_DIR, paths.lists)
+    except ListError as exc:
+        raise LoadError(str(exc)) from None
+    return Parts(registry, refdata, feature_config(lists))
 
 
 def build_engine(paths: RefPaths, *, clock: Clock | None = None, dispatch: bool = True) -> Engine:
     """The engine for these paths; `dispatch=False` when a desk service dispatches."""
-    registry, refdata = load_parts(paths)
+    registry, refdata, features = load_parts(paths)
     dispatcher = Dispatcher(refdata.units) if refdata.units and dispatch else None
-    return Engine(registry, refdata, dispatcher=dispatcher, metrics=Metrics(), clock=clock)
+    return Engine(
+        registry,
+        refdata,
+        dispatcher=dispatcher,
+        metrics=Metrics(),
+        clock=clock,
+        features=features,
+    )
 
 
-__all__ = ["LoadError", "build_engine", "load_parts"]
+__all__ = ["LoadError", "Parts", "build_engine", "load_parts"]

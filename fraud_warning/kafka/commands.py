@@ -89,13 +89,13 @@ def _run_worker(args: argparse.Namespace) -> int:
         raise UsageError("worker needs --broker URL (or FW_BROKER), e.g. kafka://127.0.0.1:9092")
     try:
         servers = bootstrap_servers(args.broker)
-        registry, refdata = load_parts(ref_paths(args))
+        registry, refdata, features = load_parts(ref_paths(args))
     except ValueError as exc:  # LoadError is a ValueError
         raise UsageError(exc.first_line if isinstance(exc, LoadError) else str(exc)) from None
     topics = topics_from_args(args)
     try:
         app, stages = asyncio.run(
-            _build_worker(args, servers, topics, registry, refdata)  # creates the topics
+            _build_worker(args, servers, topics, registry, refdata, features)  # makes topics
         )
     except KafkaError as exc:
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
@@ -184,7 +184,12 @@ def _supervise(args: argparse.Namespace) -> int:
 
 
 async def _build_worker(
-    args: argparse.Namespace, servers: list[str], topics: Any, registry: Any, refdata: Any
+    args: argparse.Namespace,
+    servers: list[str],
+    topics: Any,
+    registry: Any,
+    refdata: Any,
+    features: Any,
 ) -> tuple[Any, Any]:
     import faust
 
@@ -199,6 +204,7 @@ async def _build_worker(
         registry,
         refdata,
         partitions=stage_partitions(inputs, args.partitions),
+        features=features,
         idle_s=args.idle or None,
     )
     transport.register()
