@@ -36,7 +36,7 @@ from fraud_warning.evaluate import (
     load_jsonl,
     read_labels,
 )
-from fraud_warning.features import CATALOGUE
+from fraud_warning.features import CATALOGUE, FeatureConfig
 from fraud_warning.masking import mask_msisdn
 from fraud_warning.refdata import RefData, RefDataError, load_refdata
 from fraud_warning.registry import Registry, duplicate_ids, rule_files
@@ -184,9 +184,16 @@ class Side:
         }
 
 
-def run_rules(rules: Sequence[Rule], feed: Feed, *, batch_size: int = DEFAULT_BATCH) -> Side:
-    """Run `rules` alone (as stable, no scorers) over the feed and score their alerts."""
-    engine = Engine(Registry.of(as_stable(rules)), feed.refdata)
+def run_rules(
+    rules: Sequence[Rule],
+    feed: Feed,
+    *,
+    batch_size: int = DEFAULT_BATCH,
+    features: FeatureConfig | None = None,
+) -> Side:
+    """Run `rules` alone (as stable, no scorers) over the feed and score their alerts;
+    `features`: the named lists' settings, as `score` would read them."""
+    engine = Engine(Registry.of(as_stable(rules)), feed.refdata, features=features)
     alerts: list[dict[str, Any]] = []
     with JsonlSink(None) as nowhere:
         stats = run_file(
@@ -530,13 +537,18 @@ def backtest(
     *,
     against: Sequence[Path] = (),
     batch_size: int = DEFAULT_BATCH,
+    features: FeatureConfig | None = None,
 ) -> Backtest:
     """Load the feed and the rules (and the old rules), run each set alone, score both."""
     feed = Feed.load(feed_dir)
     rules = load_rules(rule_paths)
     old_rules = load_rules(against) if against else None
-    new = run_rules(rules, feed, batch_size=batch_size)
-    old = run_rules(old_rules, feed, batch_size=batch_size) if old_rules is not None else None
+    new = run_rules(rules, feed, batch_size=batch_size, features=features)
+    old = (
+        run_rules(old_rules, feed, batch_size=batch_size, features=features)
+        if old_rules is not None
+        else None
+    )
     return Backtest(feed, new, old)
 
 

@@ -219,6 +219,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="feed directory: events.jsonl, labels.jsonl, meta.json, cells.csv, subscribers.csv",
     )
     p.add_argument("--against", help="an older version (rule file or directory) to compare with")
+    p.add_argument(
+        "--lists", default=env("lists"), help="the site's named lists, as for score [FW_LISTS]"
+    )
     p.add_argument("--batch", type=positive_int, default=2000, help="events per engine batch")
     p.add_argument("--json", action="store_true", help="one JSON object")
 

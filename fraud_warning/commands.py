@@ -196,13 +196,22 @@ def rules(args: argparse.Namespace) -> int:
 def _backtest(args: argparse.Namespace) -> int:
     """`rules test RULES... --feed DIR [--against OLD]`: a report, exit 0; bad input, exit 2."""
     from fraud_warning.backtest import BacktestError, backtest
+    from fraud_warning.lists import ListError, feature_config, load_lists
+    from fraud_warning.registry import LISTS_DIR
 
+    try:
+        lists = load_lists(
+            default_dir("rules") / LISTS_DIR, Path(args.lists) if args.lists else None
+        )
+    except ListError as exc:
+        raise UsageError(str(exc).splitlines()[0]) from None
     try:
         result = backtest(
             [Path(p) for p in args.paths],
             Path(args.feed),
             against=[Path(args.against)] if args.against else [],
             batch_size=args.batch,
+            features=feature_config(lists),
         )
     except BacktestError as exc:
         lines = str(exc).splitlines() or ["backtest failed"]

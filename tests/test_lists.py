@@ -99,3 +99,23 @@ def test_score_reads_site_lists_and_refuses_bad_ones(
     write(site, "t.yaml", "list: trusted-numbers\nkind: numbers\nitems: [+86]\n")
     assert main([*argv, "--lists", str(site)]) == 2
     assert "t.yaml" in capsys.readouterr().err
+
+
+def test_rules_test_reads_the_lists_as_score_does(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    feed_dir = tmp_path / "feed"
+    argv = ["feed", "generate", "--subscribers", "2000", "--hours", "6", "--seed", "3"]
+    assert main([*argv, "--fraud-rate", "60", "--out", str(feed_dir), "--quiet"]) == 0
+    rule = str(RULES / "victim" / "police-impersonation-transfer.yaml")
+    test = ["rules", "test", rule, "--feed", str(feed_dir), "--json"]
+    assert main(test) == 0
+    import json
+
+    hits = json.loads(capsys.readouterr().out)["rules"]["hits"]
+    assert hits > 0
+    site = tmp_path / "site"  # every number a service: no stranger's call, no hit
+    prefixes = ", ".join(f'"+{d}"' for d in range(1, 10))
+    write(site, "p.yaml", f"list: service-prefixes\nkind: prefixes\nitems: [{prefixes}]\n")
+    assert main([*test, "--lists", str(site)]) == 0
+    assert json.loads(capsys.readouterr().out)["rules"]["hits"] == 0
