@@ -73,6 +73,7 @@ class Alerter:
         """Re-alert windows of a new registry's rules; open incidents are kept, and a
         rule whose `id@version` is unchanged keeps its re-alert clock."""
         self.realert = {r.key: r.spec.realert_s for r in registry}
+        self.realert.update((m.key, m.card.realert_s) for m in registry.models)
 
     def emit(
         self,

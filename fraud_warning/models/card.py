@@ -87,6 +87,9 @@ class ModelCard(_Closed):
     prefilter: dict[str, Annotated[float, Field(allow_inf_nan=False)]] = Field(default_factory=dict)
     threshold: Unit  # on the calibrated score: at or above it the model fires
     threshold_rule: str  # how the threshold was chosen, in words
+    # after it fired on a subscriber, its further hits inside this window are absorbed
+    # into the open incident without re-paging (as a rule's `realert_s`); 0: each counts
+    realert_s: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
     calibration: Calibration
     training: Training
     validation: Validation

@@ -148,3 +148,18 @@ def test_rules_and_scorers_join_one_incident(make_model: MakeModel, tmp_path: Pa
     (alert,) = run(Engine(registry), feed).alerts
     assert {m["id"] for m in alert["models"]} == {"tiny-scorer", "big-transfer"}
     assert alert["priority"] == "P1"  # the scorer's priority is the more urgent
+
+
+def test_a_card_sets_its_models_re_alert_window(make_model: MakeModel) -> None:
+    model_dir = make_model()
+    card = model_dir / CARD
+    assert load(model_dir.parent)[0].models[0].card.realert_s == 0.0  # every hit counts
+    text = card.read_text()
+    assert "realert_s: 0.0" in text  # written by training, as every field of the card
+    card.write_text(text.replace("realert_s: 0.0", "realert_s: 3600"))
+    registry, warnings = load(model_dir.parent)
+    assert not warnings
+    assert Engine(registry).alerter.realert["tiny-scorer@1"] == 3600.0
+    card.write_text(card.read_text().replace("realert_s: 3600", "realert_s: -1"))
+    registry, warnings = load(model_dir.parent)
+    assert not registry.models and "realert_s" in warnings[0]
