@@ -167,7 +167,7 @@ class Worker:
                         for (s, _p), task in list(self.tasks.items())
                         if s == stage
                     ]
-                    await self._emit(sends, out)
+                    await self._send(sends, out)
 
         async def checkpoint() -> None:
             await self.checkpoint()
@@ -218,7 +218,7 @@ class Worker:
                 envelope = _decode_envelope(event.value)
                 task.feed(open_new(positions, envelope), now, envelope.source)
             sends.append((task, task.step(out, now)))
-        await self._emit(sends, out)
+        await self._send(sends, out)
 
     async def _on_events(self, batch: Sequence[Any]) -> None:
         by_partition: dict[int, list[Any]] = defaultdict(list)
@@ -257,7 +257,7 @@ class Worker:
                 # after the batch: a mark never runs ahead of events sent before it
                 task_sends.extend(task.advance(mark))
             sends.append((task, task_sends))
-        await self._emit(sends, out)
+        await self._send(sends, out)
 
     def observe_lag(self) -> None:
         """`fraud_warning_consumer_lag` per partition this worker holds a task for."""
@@ -336,7 +336,13 @@ class Worker:
                 ]
                 if not tasks:
                     continue
-                await asyncio.to_thread(self.checkpoints.save, tasks)
+                try:
+                    await asyncio.to_thread(self.checkpoints.save, tasks)
+                except Exception as exc:  # Redis away, or the process stopping
+                    # nothing is committed past the last good checkpoint: after a restart
+                    # the input since then is read again, and what is re-sent dropped
+                    log.warning("checkpoint of stage %s failed: %s", stage, exc)
+                    continue
                 self.checkpointed += 1
                 await self._commit(stage, tasks)
 
@@ -392,6 +398,29 @@ class Worker:
                 merger.hear_all(time.monotonic())  # silence is measured from now
             log.info("task %s restored at offset %d", task.name, task.positions.offset)
         return task
+
+    async def _send(self, sends: list[tuple[Task, list[Send]]], out: Output) -> None:
+        """Send what the tasks made. If that does not finish (the worker stopping, a
+        broker error), the tasks' state is ahead of what left them: they are dropped,
+        so no checkpoint records them, and whoever holds their partitions next starts
+        from the last checkpoint and reads their input again."""
+        try:
+            # shielded: a stop lets a send in flight complete rather than cut it short
+            await asyncio.shield(self._emit(sends, out))
+        except asyncio.CancelledError:  # stopping
+            self._drop(sends)
+            raise
+        except Exception as exc:
+            # this process cannot go on from here (its consumer is past the lost input):
+            # it stops, and a restart resumes from the checkpoints
+            self._drop(sends)
+            log.critical("sending failed, stopping so a restart resumes cleanly: %s", exc)
+            await self.app.crash(exc)
+            raise
+
+    def _drop(self, sends: list[tuple[Task, list[Send]]]) -> None:
+        for task, _ in sends:
+            self.tasks.pop((task.stage, task.partition), None)
 
     async def _emit(self, sends: Iterable[tuple[Task, list[Send]]], out: Output) -> None:
         parts = self.ctx.partitions
