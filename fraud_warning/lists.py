@@ -20,19 +20,21 @@ The lists the engine reads:
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from fraud_warning.features import FeatureConfig
 from fraud_warning.registry import LISTS_DIR
 from fraud_warning.wire import E164_PATTERN
-from fraud_warning.yamlsafe import YamlError, load_file, schema_error
+from fraud_warning.yamlsafe import YamlError, load_model
 
 KNOWN = {"service-prefixes": "prefixes", "trusted-numbers": "numbers"}
 MAX_ITEMS = 100_000
 
+_E164 = re.compile(E164_PATTERN)
 Item = Annotated[str, Field(min_length=2, max_length=32)]
 
 
@@ -62,28 +64,17 @@ class NamedList(BaseModel):
         if self.kind != expected:
             raise ListError(f"{file}:1: kind: list {self.list!r} holds {expected}, not {self.kind}")
         if self.kind == "numbers":
-            import re
-
-            pattern = re.compile(E164_PATTERN)
             for item in self.items:
-                if not pattern.match(item):
+                if not _E164.match(item):
                     raise ListError(f"{file}:1: items: not a full E.164 number: {item!r}")
 
 
 def load_list_file(path: Path) -> NamedList:
-    file = str(path)
     try:
-        documents = load_file(path)
+        named = load_model(path, NamedList, "list")
     except YamlError as exc:
         raise ListError(str(exc)) from None
-    if len(documents) != 1:
-        raise ListError(f"{file}:1: one list per file, found {len(documents)} documents")
-    data, lines = documents[0]
-    try:
-        named = NamedList.model_validate(data)
-    except ValidationError as exc:
-        raise ListError(schema_error(exc, lines, file, NamedList.model_fields, "list")) from None
-    named.check_kind(file)
+    named.check_kind(str(path))
     return named
 
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 MAX_BYTES = 256 * 1024
 MAX_NODES = 20_000
@@ -152,4 +152,21 @@ def schema_error(
     return f"{file}:{line_of(lines, loc)}: {field}: {msg}"
 
 
-__all__ = ["YamlError", "line_of", "load_documents", "load_file", "schema_error"]
+M = TypeVar("M", bound=BaseModel)
+
+
+def load_model(path: Path, model: type[M], what: str) -> M:
+    """The one YAML mapping in `path`, validated by `model` (a card, a named list);
+    YamlError names `file:line` and the field."""
+    file = str(path)
+    documents = load_file(path)
+    if len(documents) != 1 or not isinstance(documents[0][0], dict):
+        raise YamlError(f"{file}:1: a {what} is one YAML mapping")
+    data, lines = documents[0]
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise YamlError(schema_error(exc, lines, file, model.model_fields, what)) from None
+
+
+__all__ = ["YamlError", "line_of", "load_documents", "load_file", "load_model", "schema_error"]

@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from fraud_warning.features import CATALOGUE
 from fraud_warning.models.calibrate import Calibration
-from fraud_warning.yamlsafe import YamlError, load_file, schema_error
+from fraud_warning.yamlsafe import YamlError, load_model
 
 Status = Literal["experimental", "shadow", "stable", "deprecated"]
 TABLE = "table"  # the trigger of a model that reads a plain table, not the stream
@@ -128,18 +128,10 @@ def sha256_of(path: Path) -> str:
 
 def read_card(path: Path) -> ModelCard:
     """Parse and validate `card.yaml`; CardError names `file:line` and the field."""
-    file = str(path)
     try:
-        documents = load_file(path)
+        return load_model(path, ModelCard, "card")
     except YamlError as exc:
         raise CardError(str(exc)) from None
-    if len(documents) != 1 or not isinstance(documents[0][0], dict):
-        raise CardError(f"{file}:1: a card is one YAML mapping")
-    data, lines = documents[0]
-    try:
-        return ModelCard.model_validate(data)
-    except ValidationError as exc:
-        raise CardError(schema_error(exc, lines, file, ModelCard.model_fields, "card")) from None
 
 
 def write_card(card: ModelCard, path: Path) -> None:
