@@ -50,8 +50,7 @@ def replay(args: argparse.Namespace) -> int:
             )
         )
     except KafkaError as exc:
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise UsageError(f"broker {','.join(servers)}: {reason}") from None
+        raise _broker_error(servers, exc) from None
     except ReplayError as exc:
         raise UsageError(str(exc)) from None
     except OSError as exc:
@@ -98,8 +97,7 @@ def _run_worker(args: argparse.Namespace) -> int:
             _build_worker(args, servers, topics, registry, refdata, features)  # makes topics
         )
     except KafkaError as exc:
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise UsageError(f"broker {','.join(servers)}: {reason}") from None
+        raise _broker_error(servers, exc) from None
     except ReplayError as exc:
         raise UsageError(str(exc)) from None
     if args.metrics_port is not None:
@@ -255,6 +253,12 @@ async def _build_worker(
         )
     log.info("worker %s: %d input partitions, %d per stage", args.group, inputs, args.partitions)
     return app, worker
+
+
+def _broker_error(servers: list[str], exc: Exception) -> UsageError:
+    """One line for the user: the broker and the first line of what it said."""
+    reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return UsageError(f"broker {','.join(servers)}: {reason}")
 
 
 def _checkpoints(args: argparse.Namespace) -> Any:

@@ -122,14 +122,17 @@ class Worker:
         self.dispatch_topic = app.topic(
             topics.dispatch, value_serializer="raw", key_serializer="raw"
         )
-        self.topic_stage = {self.events_topic.get_topic_name(): NUMBER} | {
-            t.get_topic_name(): stage for stage, t in self.stage_topics.items()
-        }
+        self.topic_stage = {self.input_topic(stage): stage for stage in STAGES}
         self.alerts_sent = 0
         self.dead_sent = 0
         # stage -> key -> partition: murmur2 in Python costs µs and keys repeat a lot
         self._partition_of: dict[str, dict[str, int]] = {stage: {} for stage in STAGE_TOPIC}
         self._register()
+
+    def input_topic(self, stage: str) -> str:
+        """The topic a stage's tasks read."""
+        topic = self.events_topic if stage == NUMBER else self.stage_topics[stage]
+        return str(topic.get_topic_name())
 
     def topic_partitions(self) -> dict[str, int]:
         """Topic → partition count this worker's stages need."""
@@ -265,8 +268,7 @@ class Worker:
 
         gauge = self.ctx.metrics.consumer_lag
         for (stage, partition), task in list(self.tasks.items()):
-            topic = self.events_topic if stage == NUMBER else self.stage_topics[stage]
-            name = topic.get_topic_name()
+            name = self.input_topic(stage)
             try:
                 end = self.app.consumer.highwater(TP(name, partition))
             except Exception as exc:  # not assigned here any more, or no fetch yet
@@ -349,8 +351,7 @@ class Worker:
     async def _commit(self, stage: str, tasks: list[Task]) -> None:
         from faust.types import TP
 
-        topic = self.events_topic if stage == NUMBER else self.stage_topics[stage]
-        name = topic.get_topic_name()
+        name = self.input_topic(stage)
         offsets = {
             TP(name, t.partition): t.positions.offset + 1 for t in tasks if t.positions.offset >= 0
         }

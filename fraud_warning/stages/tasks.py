@@ -272,23 +272,26 @@ class VictimTask(_MergingTask):
         sends: list[Send] = []
         pending: dict[str, list[_Pending]] = {}
         values: dict[str, list[list[float]]] = {}
+
+        def keep(kind: str, who: str, rec: CallReceived | SmsReceived, row: list[float]) -> None:
+            # the cell is read now: later records of the batch may move the subscriber
+            cell = victims.touch(who, rec.t).last_cell
+            pending.setdefault(kind, []).append(
+                _Pending(who, rec.event_id, rec.t, rec.tz, 0.0, cell)
+            )
+            values.setdefault(kind, []).append(row)
+
         for rec in records:
             if isinstance(rec, CallReceived):
                 row = side.call_received(rec, rec.t, Caller(rec.fanout, rec.flagged))
                 if row is not None:
-                    cell = victims.touch(rec.callee, rec.t).last_cell
-                    at = _Pending(rec.callee, rec.event_id, rec.t, rec.tz, 0.0, cell)
-                    pending.setdefault("call", []).append(at)
-                    values.setdefault("call", []).append(row)
+                    keep("call", rec.callee, rec, row)
             elif isinstance(rec, CallMade):
                 side.call_made(rec, rec.t)
             elif isinstance(rec, SmsReceived):
                 row = side.sms_received(rec, rec.t, Caller(rec.fanout, rec.flagged))
                 if row is not None:
-                    cell = victims.touch(rec.receiver, rec.t).last_cell
-                    at = _Pending(rec.receiver, rec.event_id, rec.t, rec.tz, 0.0, cell)
-                    pending.setdefault("sms", []).append(at)
-                    values.setdefault("sms", []).append(row)
+                    keep("sms", rec.receiver, rec, row)
             elif isinstance(rec, SmsSent):
                 side.sms_sent(rec, rec.t)
             elif isinstance(rec, Paid):
