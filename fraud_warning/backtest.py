@@ -36,10 +36,10 @@ from fraud_warning.evaluate import (
     load_jsonl,
     read_labels,
 )
-from fraud_warning.features import CATALOGUE, FeatureConfig
+from fraud_warning.features import FeatureConfig
 from fraud_warning.masking import mask_msisdn
 from fraud_warning.refdata import RefData, RefDataError, load_refdata
-from fraud_warning.registry import Registry, duplicate_ids, rule_files
+from fraud_warning.registry import Registry, RegistryError, duplicate_ids, rule_files
 from fraud_warning.rules import Rule, RuleError, load_rule_file
 from fraud_warning.sinks import JsonlSink
 
@@ -190,10 +190,16 @@ def run_rules(
     *,
     batch_size: int = DEFAULT_BATCH,
     features: FeatureConfig | None = None,
+    lists: Mapping[str, tuple[str, ...]] | None = None,
 ) -> Side:
     """Run `rules` alone (as stable, no scorers) over the feed and score their alerts;
-    `features`: the named lists' settings, as `score` would read them."""
-    engine = Engine(Registry.of(as_stable(rules)), feed.refdata, features=features)
+    `features`: the named lists' settings, as `score` would read them; `lists`: every
+    named list's items, for rules' window features."""
+    try:
+        registry = Registry.of(as_stable(rules), lists=lists)
+    except RegistryError as exc:
+        raise BacktestError(str(exc)) from None
+    engine = Engine(registry, feed.refdata, features=features)
     alerts: list[dict[str, Any]] = []
     with JsonlSink(None) as nowhere:
         stats = run_file(
@@ -325,7 +331,7 @@ def flag_note(rules: Sequence[Rule]) -> str | None:
 
 
 def _features(rule: Rule) -> set[str]:
-    names = CATALOGUE[rule.spec.on]
+    names = rule.names
     used = {names[i] for i, _, _ in rule.all_of}
     used |= {names[i] for group in rule.any_of for i, _, _ in group}
     if rule.condition is not None:
@@ -538,14 +544,15 @@ def backtest(
     against: Sequence[Path] = (),
     batch_size: int = DEFAULT_BATCH,
     features: FeatureConfig | None = None,
+    lists: Mapping[str, tuple[str, ...]] | None = None,
 ) -> Backtest:
     """Load the feed and the rules (and the old rules), run each set alone, score both."""
     feed = Feed.load(feed_dir)
     rules = load_rules(rule_paths)
     old_rules = load_rules(against) if against else None
-    new = run_rules(rules, feed, batch_size=batch_size, features=features)
+    new = run_rules(rules, feed, batch_size=batch_size, features=features, lists=lists)
     old = (
-        run_rules(old_rules, feed, batch_size=batch_size, features=features)
+        run_rules(old_rules, feed, batch_size=batch_size, features=features, lists=lists)
         if old_rules is not None
         else None
     )

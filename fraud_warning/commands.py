@@ -196,8 +196,7 @@ def rules(args: argparse.Namespace) -> int:
 def _backtest(args: argparse.Namespace) -> int:
     """`rules test RULES... --feed DIR [--against OLD]`: a report, exit 0; bad input, exit 2."""
     from fraud_warning.backtest import BacktestError, backtest
-    from fraud_warning.lists import ListError, feature_config, load_lists
-    from fraud_warning.registry import LISTS_DIR
+    from fraud_warning.lists import LISTS_DIR, ListError, feature_config, items_of, load_lists
 
     try:
         lists = load_lists(
@@ -212,6 +211,7 @@ def _backtest(args: argparse.Namespace) -> int:
             against=[Path(args.against)] if args.against else [],
             batch_size=args.batch,
             features=feature_config(lists),
+            lists=items_of(lists),
         )
     except BacktestError as exc:
         lines = str(exc).splitlines() or ["backtest failed"]

@@ -74,7 +74,9 @@ class Engine:
         self.config = config or EngineConfig()
         self.metrics = metrics or Metrics()
         self.store = StateStore(self.config.state_retention_s)
-        self.joiner = Joiner(self.store, self.refdata, wanted_kinds(registry), features)
+        self.joiner = Joiner(
+            self.store, self.refdata, wanted_kinds(registry), features, registry.windows
+        )
         self.models = Models(registry, self.metrics)
         self.alerter = Alerter(
             registry,
@@ -107,7 +109,7 @@ class Engine:
         wanted = wanted_kinds(registry)
         self.registry = registry
         self.models = models
-        self.joiner.set_wanted(wanted)
+        self.joiner.set_wanted(wanted, registry.windows)
         self.alerter.set_registry(registry)
 
     @property

@@ -44,7 +44,8 @@ from fraud_warning.state import (
     StateStore,
     VictimState,
 )
-from fraud_warning.wire import RISKY_ORIGINS, Call, Sms, Transfer
+from fraud_warning.windows import EMPTY, Windows
+from fraud_warning.wire import RISKY_ORIGINS, Call, Sms, Transfer, derive_origin
 
 LINK_SMS = VICTIM_CONTEXT.index("url_sms_unknown_24h")
 RISK_CONTEXT = VICTIM_CONTEXT.index("risk_context")
@@ -94,6 +95,8 @@ class SmsReceivedLike(Protocol):
     def receiver(self) -> str: ...
     @property
     def has_url(self) -> bool | None: ...
+    @property
+    def text(self) -> str | None: ...
 
 
 class TransferLike(Protocol):
@@ -103,6 +106,11 @@ class TransferLike(Protocol):
     def payee_account(self) -> str: ...
     @property
     def amount_cny(self) -> float: ...
+
+
+class PaidLike(TransferLike, Protocol):
+    @property
+    def channel(self) -> str: ...
 
 
 class Caller(NamedTuple):
@@ -119,31 +127,41 @@ class PayerHalf(NamedTuple):
 
     context: list[float]  # VICTIM_CONTEXT of the payer
     payer: list[float] | None  # the payer's half of TRANSFER; None below the amount gate
+    windows: dict[str, float]  # the payer's rule-defined window features, by feature id
 
 
 class Sides:
     """Site data and wanted trigger kinds shared by the three sides."""
 
     def __init__(
-        self, refdata: RefData, wanted: Mapping[str, float], config: FeatureConfig | None = None
+        self,
+        refdata: RefData,
+        wanted: Mapping[str, float],
+        config: FeatureConfig | None = None,
+        windows: Windows | None = None,
     ) -> None:
         """`wanted` maps each trigger kind that has models to the least value of its
         event-level gate feature (a call's duration, a transfer's amount) any model needs:
-        below it the row is not built at all."""
+        below it the row is not built at all. `windows` are the registry's rule-defined
+        features, recorded per key and appended to the rows."""
         self.config = config or FeatureConfig()
         self._service = self.config.service_prefixes
         self._trusted = self.config.trusted_numbers
         self.elderly = frozenset(
             m for m, s in refdata.subscribers.items() if is_elderly(s.age_band)
         )
+        self.windows = windows or EMPTY
         self.set_wanted(wanted)
 
-    def set_wanted(self, wanted: Mapping[str, float]) -> None:
+    def set_wanted(self, wanted: Mapping[str, float], windows: Windows | None = None) -> None:
         """Change which trigger rows are built (a registry swap). State is recorded the
-        same whatever is wanted, so rows built after the change see earlier events."""
+        same whatever is wanted, so rows built after the change see earlier events; a
+        rule-defined window new to the swap starts recording at it."""
         self.kinds = frozenset(wanted)
         self.min_call_s = wanted.get("call", float("inf"))
         self.min_amount = wanted.get("transfer", float("inf"))
+        if windows is not None:
+            self.windows = windows
 
     def is_service(self, number: str) -> bool:
         return number.startswith(self._service) or number in self._trusted
@@ -169,11 +187,18 @@ class NumberSide:
         elif ev.duration_s >= LONG_CALL_S:
             number.long_calls += 1
         number.risky_origin = ev.origin in RISKY_ORIGINS
+        windows = self.sides.windows
+        if windows.records("number", "call"):
+            origin = ev.origin or derive_origin(ev.caller)
+            fields = {"callee": ev.callee, "duration_s": ev.duration_s, "origin": origin}
+            windows.record(number, "number", "call", ts, fields)
         flagged = number.flagged(ts)
         caller = Caller(number.hourly(ts)[0], flagged)
         row = None
         if "number" in self.sides.kinds and not flagged and not self.sides.is_service(ev.caller):
             row = number_features(number, ts)
+            if windows.columns("number"):
+                row += windows.values(number, "number", ts)
         return caller, row
 
     def sms(self, ev: Sms, ts: float) -> Caller:
@@ -181,6 +206,10 @@ class NumberSide:
         number.roll(int(ts // HOUR_S))
         if len(number.callees) < MAX_FANOUT_SET:
             number.callees.add(ev.receiver)
+        windows = self.sides.windows
+        if windows.records("number", "sms"):
+            fields = {"receiver": ev.receiver, "text": ev.text or "", "has_url": bool(ev.has_url)}
+            windows.record(number, "number", "sms", ts, fields)
         return Caller(number.hourly(ts)[0], number.flagged(ts))
 
 
@@ -207,7 +236,20 @@ class VictimSide:
         if ev.callee_cell:
             state.last_cell = ev.callee_cell
         sides = self.sides
-        if sides.is_service(ev.caller) or state.knows(ev.caller):
+        service, known = sides.is_service(ev.caller), state.knows(ev.caller)
+        windows = sides.windows
+        if windows.records("victim", "call"):
+            fields = {
+                "caller": ev.caller,
+                "duration_s": ev.duration_s,
+                "origin": ev.origin or derive_origin(ev.caller),
+                "caller_is_contact": known,
+                "caller_is_service": service,
+                "caller_fanout_1h": caller.fanout,
+                "caller_flagged": caller.flagged,
+            }
+            windows.record(state, "victim", "call", ts, fields)
+        if service or known:
             return None
         risky = ev.origin in RISKY_ORIGINS
         # appended first: a warning raised on this call should count this call
@@ -215,7 +257,10 @@ class VictimSide:
         if ev.duration_s < sides.min_call_s:
             return None
         context = victim_context(state, ts, self.flags, ev.callee in sides.elderly)
-        return context + caller_features(ev.duration_s, risky, caller.fanout, caller.flagged)
+        row = context + caller_features(ev.duration_s, risky, caller.fanout, caller.flagged)
+        if windows.columns("call"):
+            row += windows.values(state, "call", ts)
+        return row
 
     def sms_sent(self, ev: SmsSentLike, ts: float) -> None:
         state = self.victims.touch(ev.sender, ts)
@@ -226,16 +271,32 @@ class VictimSide:
     def sms_received(self, ev: SmsReceivedLike, ts: float, sender: Caller) -> list[float] | None:
         state = self.victims.touch(ev.receiver, ts)
         sides = self.sides
-        if sides.is_service(ev.sender) or state.knows(ev.sender):
-            return None
+        service, known = sides.is_service(ev.sender), state.knows(ev.sender)
         has_url = bool(ev.has_url)
+        windows = sides.windows
+        if windows.records("victim", "sms"):
+            fields = {
+                "sender": ev.sender,
+                "text": ev.text or "",
+                "has_url": has_url,
+                "sender_is_contact": known,
+                "sender_is_service": service,
+                "sender_fanout_1h": sender.fanout,
+                "sender_flagged": sender.flagged,
+            }
+            windows.record(state, "victim", "sms", ts, fields)
+        if service or known:
+            return None
         state.add_inbound((ts, ev.sender, 0, False, SMS, has_url, sender.fanout))
         if "sms" not in sides.kinds:
             return None
         context = victim_context(state, ts, self.flags, ev.receiver in sides.elderly)
-        return context + sender_features(has_url, sender.fanout, sender.flagged)
+        row = context + sender_features(has_url, sender.fanout, sender.flagged)
+        if windows.columns("sms"):
+            row += windows.values(state, "sms", ts)
+        return row
 
-    def transfer(self, ev: TransferLike, ts: float) -> PayerHalf:
+    def transfer(self, ev: PaidLike, ts: float) -> PayerHalf:
         """The payer's half of a transfer, then the transfer is recorded."""
         payer = self.victims.touch(ev.payer, ts)
         context = victim_context(payer, ts, self.flags, ev.payer in self.sides.elderly)
@@ -245,13 +306,24 @@ class VictimSide:
         was_new = not payer.has_paid(ev.payee_account)
         payer.add_transfer((ts, ev.payee_account, ev.amount_cny, was_new))
         payer.add_payee(ev.payee_account)
-        return PayerHalf(context, half)
+        windows = self.sides.windows
+        if windows.records("victim", "transfer"):
+            fields = {
+                "payee_account": ev.payee_account,
+                "amount_cny": ev.amount_cny,
+                "payee_is_new": was_new,
+                "channel": ev.channel,
+            }
+            windows.record(payer, "victim", "transfer", ts, fields)
+        extra = windows.by_id(payer, "transfer", ts) if half is not None else {}
+        return PayerHalf(context, half, extra)
 
 
 class PayeeSide:
     """Payee-side state: keyed by the receiving account."""
 
-    def __init__(self, payees: Keyed[PayeeState]) -> None:
+    def __init__(self, sides: Sides, payees: Keyed[PayeeState]) -> None:
+        self.sides = sides
         self.payees = payees
 
     def transfer(self, ev: TransferLike, ts: float, half: PayerHalf) -> list[float] | None:
@@ -260,6 +332,8 @@ class PayeeSide:
         row = None
         if half.payer is not None:
             row = half.context + half.payer + payee_features(payee, ts)
+            if self.sides.windows.columns("transfer"):
+                row += self.sides.windows.from_ids(half.windows, "transfer")
         context = half.context
         payee.add((ts, ev.payer, ev.amount_cny, context[RISK_CONTEXT] > 0, context[LINK_SMS] > 0))
         return row
@@ -274,17 +348,18 @@ class Joiner:
         refdata: RefData,
         wanted: Mapping[str, float],
         config: FeatureConfig | None = None,
+        windows: Windows | None = None,
     ) -> None:
         self.store = store
-        self.sides = Sides(refdata, wanted, config)
+        self.sides = Sides(refdata, wanted, config, windows)
         self.kinds = self.sides.kinds
         self.number = NumberSide(self.sides, store.numbers)
         self.victim = VictimSide(self.sides, store.victims, store.flags)
-        self.payee = PayeeSide(store.payees)
+        self.payee = PayeeSide(self.sides, store.payees)
 
-    def set_wanted(self, wanted: Mapping[str, float]) -> None:
+    def set_wanted(self, wanted: Mapping[str, float], windows: Windows | None = None) -> None:
         """See :meth:`Sides.set_wanted`; the three sides share one `Sides`."""
-        self.sides.set_wanted(wanted)
+        self.sides.set_wanted(wanted, windows)
         self.kinds = self.sides.kinds
 
     def call(self, ev: Call, ts: float) -> tuple[list[float] | None, list[float] | None]:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Literal
 
 from fraud_warning.expr import OP_SYMBOL, And, Compare, Node, Not, Or, leaves
-from fraud_warning.features import CATALOGUE, NO_CONTACT_S
+from fraud_warning.features import NO_CONTACT_S
 from fraud_warning.registry import rule_files
 from fraud_warning.rules import Rule, RuleError, compile_rule, rule_documents
 from fraud_warning.yamlsafe import line_of
@@ -238,7 +238,7 @@ def _alternatives(node: Node, negated: bool = False) -> list[list[Literal_]]:
 
 def _formula(rule: Rule) -> Node:
     """The whole rule (when, any and condition) as one expression tree."""
-    names = CATALOGUE[rule.spec.on]
+    names = rule.names
 
     def compare(key: tuple[int, str, float]) -> Compare:
         index, op, value = key
@@ -297,7 +297,7 @@ def _invalid(file: str, exc: RuleError) -> Finding:
 def _leaf_places(item: _Loaded) -> list[tuple[Compare, int, str]]:
     """Every comparison of the rule with its line and where it is written."""
     rule = item.rule
-    names = CATALOGUE[rule.spec.on]
+    names = rule.names
     out: list[tuple[Compare, int, str]] = []
     for index, op, value in rule.all_of:
         feature = names[index]
@@ -384,9 +384,9 @@ def _check_fires(item: _Loaded) -> list[Finding]:
             why = f"none of its {len(terms)} alternatives can hold, e.g. {why}"
         return [_finding(item, line, "error", "never-fires", f"can never fire: {why}")]
     out: list[Finding] = []
-    when = [(CATALOGUE[rule.spec.on][i], op, v) for i, op, v in rule.all_of]
+    when = [(rule.names[i], op, v) for i, op, v in rule.all_of]
     for i, group in enumerate(rule.any_of):
-        names = CATALOGUE[rule.spec.on]
+        names = rule.names
         reason = _conflict(when + [(names[k], op, v) for k, op, v in group])
         if reason is not None:
             out.append(

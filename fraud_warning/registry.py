@@ -1,21 +1,28 @@
 """The model registry: every warning model by `id@version`, grouped by trigger kind.
 
 Rules come from `rules/**/*.yaml`; LightGBM scorers from `models/*/` (`card.yaml` +
-`model.txt`, see `fraud_warning.models`). A bad rule fails the load; a bad model is
-refused with a warning naming it and the rest of the registry keeps running, because a
-scorer only adds to what the rules already catch.
+`model.txt`, see `fraud_warning.models`); named lists from `rules/lists/` and a site's
+lists directory. A bad rule fails the load; a bad model is refused with a warning naming
+it and the rest of the registry keeps running, because a scorer only adds to what the
+rules already catch.
+
+Rules' own window features are laid out here: per trigger kind, one column per distinct
+feature (after the catalogue's), shared by every rule that defines it the same way.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fraud_warning.features import CATALOGUE
+from fraud_warning.lists import LISTS_DIR, ListError, items_of, load_lists
 from fraud_warning.rules import Rule, RuleError, load_rule_file
+from fraud_warning.windowlang import WindowError, WindowSpec
+from fraud_warning.windows import EMPTY, Windows
 
 if TYPE_CHECKING:
     from fraud_warning.models.scorer import Scorer
@@ -33,16 +40,33 @@ class Registry:
     scorers: dict[str, tuple[Scorer, ...]] = field(default_factory=dict)
     models: tuple[Scorer, ...] = ()  # every model that loaded, for listing
     model_problems: tuple[str, ...] = ()  # models refused at load, one line each
+    windows: Windows = EMPTY  # the rules' window features, laid out and bound to lists
+    lists: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # name → items
 
     @classmethod
     def of(
-        cls, rules: list[Rule], models: tuple[Scorer, ...] = (), problems: tuple[str, ...] = ()
+        cls,
+        rules: Sequence[Rule],
+        models: tuple[Scorer, ...] = (),
+        problems: tuple[str, ...] = (),
+        lists: Mapping[str, tuple[str, ...]] | None = None,
     ) -> Registry:
-        active = [r for r in rules if r.spec.status != "deprecated"]
+        """Group and bind the rules; RegistryError when a rule names a missing list."""
+        lists = dict(lists or {})
+        layout: dict[str, dict[str, WindowSpec]] = {kind: {} for kind in CATALOGUE}
+        for rule in rules:
+            if rule.spec.status != "deprecated":
+                for _, window in rule.windows:
+                    layout[rule.spec.on].setdefault(window.fid, window)
+        windows = _bind_windows(rules, layout, lists)
+        bound = [
+            r.bind(tuple(layout[r.spec.on])) if r.spec.status != "deprecated" else r for r in rules
+        ]
+        active = [r for r in bound if r.spec.status != "deprecated"]
         by_kind = {kind: tuple(r for r in active if r.spec.on == kind) for kind in CATALOGUE}
         live = [m for m in models if m.card.status != "deprecated"]
         scorers = {kind: tuple(m for m in live if m.card.trigger == kind) for kind in CATALOGUE}
-        return cls(tuple(rules), by_kind, scorers, models, problems)
+        return cls(tuple(bound), by_kind, scorers, models, problems, windows, lists)
 
     def gate(self, kind: str) -> tuple[tuple[int, float], ...]:
         """Lower bounds every rule of `kind` requires: ((feature index, bound), ...).
@@ -66,7 +90,28 @@ class Registry:
         return len(self.rules)
 
 
-LISTS_DIR = "lists"  # named lists live beside the rules, and are not rules
+def _bind_windows(
+    rules: Sequence[Rule],
+    layout: Mapping[str, Mapping[str, WindowSpec]],
+    lists: Mapping[str, tuple[str, ...]],
+) -> Windows:
+    problems = []
+    for rule in rules:
+        for name, window in rule.windows:
+            missing = sorted(window.lists() - set(lists))
+            if missing:
+                line = rule.lines.get(("features", name), 1)
+                known = ", ".join(f"${n}" for n in sorted(lists)) or "none"
+                problems.append(
+                    f"{rule.source}:{line}: features.{name}: unknown list "
+                    f"'${missing[0]}' (lists: {known})"
+                )
+    if problems:
+        raise RegistryError("\n".join(problems))
+    try:
+        return Windows({kind: tuple(specs.values()) for kind, specs in layout.items()}, lists)
+    except WindowError as exc:  # the check above makes this unreachable; kept for safety
+        raise RegistryError(str(exc)) from None
 
 
 def rule_files(directory: Path) -> list[Path]:
@@ -101,12 +146,15 @@ def load_registry(
     rules_dir: Path | None,
     models_dir: Path | None = None,
     *,
+    lists_dir: Path | None = None,
     warn: Callable[[str], None] = _stderr,
 ) -> Registry:
-    """Load every rule and model. Rule problems are collected and raised together; a
-    refused model is passed to `warn` (stderr by default) and left out."""
+    """Load every rule, named list (`rules_dir/lists`, then the site's `lists_dir` on
+    top) and model. Rule and list problems are collected and raised together; a refused
+    model is passed to `warn` (stderr by default) and left out."""
     rules: list[Rule] = []
     problems: list[str] = []
+    lists: dict[str, tuple[str, ...]] = {}
     if rules_dir is not None:
         if not rules_dir.is_dir():
             raise RegistryError(f"rules directory not found: {rules_dir}")
@@ -115,17 +163,21 @@ def load_registry(
                 rules.extend(load_rule_file(path))
             except RuleError as exc:
                 problems.append(str(exc))
+    try:
+        lists = items_of(load_lists(rules_dir / LISTS_DIR if rules_dir else None, lists_dir))
+    except ListError as exc:
+        problems.append(str(exc))
     problems.extend(duplicate_ids(rules))
     if problems:
         raise RegistryError("\n".join(problems))
     if models_dir is None or not models_dir.is_dir():
-        return Registry.of(rules)
+        return Registry.of(rules, lists=lists)
     from fraud_warning.models.load import load_models  # LightGBM is imported only when used
 
     loaded = load_models(models_dir, frozenset(r.spec.id for r in rules))
     for problem in loaded.problems:
         warn(problem)
-    return Registry.of(rules, loaded.every, loaded.problems)
+    return Registry.of(rules, loaded.every, loaded.problems, lists)
 
 
 __all__ = ["LISTS_DIR", "Registry", "RegistryError", "duplicate_ids", "load_registry", "rule_files"]

@@ -78,6 +78,7 @@ class RegistryWatcher:
         rules_dir: Path | None,
         models_dir: Path | None = None,
         *,
+        lists_dir: Path | None = None,
         load: Loader = load_registry,
         metrics: Metrics | None = None,
         strict_models: bool = False,
@@ -85,38 +86,50 @@ class RegistryWatcher:
         """`load(rules_dir, models_dir, warn=...)` builds the registry (`load_registry`
         by default) and raises RegistryError when it is invalid. The files as they are
         now count as seen: call `load()` for the first registry, or `poll()` only picks
-        up later changes."""
+        up later changes. A site's `lists_dir` is watched and loaded with the rules."""
         self.rules_dir = rules_dir
         self.models_dir = models_dir
+        self.lists_dir = lists_dir
         self._load = load
         self.metrics = metrics
         self.strict_models = strict_models
-        self.current: Fingerprint = fingerprint(rules_dir, models_dir)  # last accepted
+        self.current: Fingerprint = self._fingerprint()  # last accepted
         self.refused: Fingerprint | None = None  # last refused, not retried until it moves
         self.last_error: str | None = None  # the last refusal's problems, one per line
 
     def load(self) -> Registry:
         """Load now, whatever changed (start-up). Raises RegistryError when invalid, so
         a runner refuses to start on a broken rule set; counts nothing."""
-        seen = fingerprint(self.rules_dir, self.models_dir)
-        registry = self._load(self.rules_dir, self.models_dir, warn=self._warn)
+        seen = self._fingerprint()
+        registry = self._registry()
         self._check_models(registry)
         self.current, self.refused, self.last_error = seen, None, None
         return registry
 
+    def _fingerprint(self) -> Fingerprint:
+        lists = fingerprint(self.lists_dir, None) if self.lists_dir is not None else ()
+        return fingerprint(self.rules_dir, self.models_dir) + lists
+
+    def _registry(self) -> Registry:
+        if self.lists_dir is None:  # a custom loader need not know about lists
+            return self._load(self.rules_dir, self.models_dir, warn=self._warn)
+        return self._load(
+            self.rules_dir, self.models_dir, lists_dir=self.lists_dir, warn=self._warn
+        )
+
     def changed(self) -> bool:
         """Whether the files differ from both the accepted and the refused ones."""
-        seen = fingerprint(self.rules_dir, self.models_dir)
+        seen = self._fingerprint()
         return seen != self.current and seen != self.refused
 
     def poll(self) -> Registry | None:
         """A new, valid registry when the files changed since the last poll; else None
         (nothing changed, or the change was refused and logged)."""
-        seen = fingerprint(self.rules_dir, self.models_dir)
+        seen = self._fingerprint()
         if seen == self.current or seen == self.refused:
             return None
         try:
-            registry = self._load(self.rules_dir, self.models_dir, warn=self._warn)
+            registry = self._registry()
             self._check_models(registry)
         except RegistryError as exc:
             self._refuse(seen, str(exc))

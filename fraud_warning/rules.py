@@ -3,7 +3,9 @@
 A rule names its trigger (`on`), clauses over the shared features (all of `when`, and
 at least one group of `any` when given), and/or a `condition:` expression (and, or, not,
 parentheses, comparisons of a feature with a number; see :mod:`fraud_warning.expr`),
-a score, and reason templates. When both are given they must all hold. Rules never
+a score, and reason templates. Besides the catalogue's features a rule may define its
+own under `features:`, windowed aggregates in :mod:`fraud_warning.windowlang`, laid out
+as extra columns when the registry is built (:meth:`Rule.bind`). When both are given they must all hold. Rules never
 execute code: clauses are (feature, comparison, number) triples, a condition is parsed
 by the project's own grammar into a tree of such triples, and templates only substitute
 feature values. Shared clauses are evaluated once per batch for all rules.
@@ -35,7 +37,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -53,6 +55,7 @@ from pydantic import (
 
 from fraud_warning.expr import Condition, ExprError, parse
 from fraud_warning.features import CATALOGUE
+from fraud_warning.windowlang import WindowError, WindowSpec, parse_feature
 from fraud_warning.yamlsafe import YamlError, line_of, load_file, schema_error
 
 Status = Literal["experimental", "shadow", "stable", "deprecated"]
@@ -93,6 +96,8 @@ def _not_bool(value: Any) -> Any:
 NotBool = BeforeValidator(_not_bool)
 Number = Annotated[float, Field(allow_inf_nan=False, ge=-1e15, le=1e15), NotBool]
 Clauses = dict[str, dict[Op, Number]]
+FeatureName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+MAX_FEATURES = 32
 
 
 class RuleError(ValueError):
@@ -130,6 +135,8 @@ class RuleSpec(BaseModel):
     when: Clauses = Field(default_factory=dict)
     any: list[Clauses] = Field(default_factory=list)
     condition: str | None = None
+    # name → definition in the window language (fraud_warning.windowlang)
+    features: dict[FeatureName, str] = Field(default_factory=dict, max_length=MAX_FEATURES)
     score: Annotated[float, Field(gt=0, le=1), NotBool]
     realert_s: Annotated[float, Field(ge=0, le=7 * 86400), NotBool] = 3600.0
     reasons: Annotated[list[str], Field(min_length=1)]
@@ -166,6 +173,19 @@ class Rule:
     templates: tuple[tuple[str, tuple[tuple[str, int, float, str], ...]], ...]
     test_lines: tuple[int, ...] = ()  # line of each entry of spec.tests, for messages
     condition: Condition | None = None  # the parsed `condition:`, ANDed with when/any
+    # the names feature indices refer to: the kind's catalogue, then window columns
+    names: tuple[str, ...] = ()
+    windows: tuple[tuple[str, WindowSpec], ...] = ()  # the rule's own features, by name
+    lines: Mapping[tuple[str | int, ...], int] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def bind(self, layout: Sequence[str]) -> Rule:
+        """The rule compiled against a registry's window columns (`layout`: feature ids of
+        its trigger kind, in column order), so equal features share one column."""
+        if not self.windows:
+            return self
+        return _compile(self.spec, self.lines, self.source, tuple(layout))
 
     @cached_property
     def key(self) -> str:
@@ -289,7 +309,44 @@ def compile_rule(data: Any, lines: Mapping[tuple[str | int, ...], int], file: st
         spec = RuleSpec.model_validate(data)
     except ValidationError as exc:
         raise RuleError(schema_error(exc, lines, file, RuleSpec.model_fields, "rule")) from None
+    return _compile(spec, lines, file, None)
+
+
+def _windows(
+    spec: RuleSpec, lines: Mapping[tuple[str | int, ...], int], file: str
+) -> tuple[tuple[str, WindowSpec], ...]:
+    side = "number" if spec.on == "number" else "victim"
+    catalogue = CATALOGUE[spec.on]
+    out: list[tuple[str, WindowSpec]] = []
+    seen: dict[str, str] = {}
+    for name, text in spec.features.items():
+        where = f"{file}:{line_of(lines, ('features', name))}: features.{name}"
+        if name in catalogue:
+            raise RuleError(f"{where}: '{name}' is already a feature of '{spec.on}' rules")
+        try:
+            window = parse_feature(text, side)
+        except WindowError as exc:
+            raise RuleError(f"{where}: {exc}") from None
+        if window.fid in seen:
+            raise RuleError(f"{where}: the same feature as '{seen[window.fid]}': use one name")
+        seen[window.fid] = name
+        out.append((name, window))
+    return tuple(out)
+
+
+def _compile(
+    spec: RuleSpec,
+    lines: Mapping[tuple[str | int, ...], int],
+    file: str,
+    layout: tuple[str, ...] | None,
+) -> Rule:
+    windows = _windows(spec, lines, file)
     names = CATALOGUE[spec.on]
+    if layout is None:
+        names += tuple(name for name, _ in windows)
+    else:
+        by_fid = {w.fid: name for name, w in windows}
+        names += tuple(by_fid.get(fid, f"#{fid}") for fid in layout)
 
     def feature_line(*loc: str | int) -> Callable[[str], int]:
         return lambda feature: line_of(lines, (*loc, feature))
@@ -310,7 +367,7 @@ def compile_rule(data: Any, lines: Mapping[tuple[str | int, ...], int], file: st
         except ExprError as exc:
             raise RuleError(f"{file}:{line_of(lines, ('condition',))}: condition: {exc}") from None
     test_lines = tuple(line_of(lines, ("tests", i)) for i in range(len(spec.tests)))
-    return Rule(spec, file, all_of, any_of, templates, test_lines, condition)
+    return Rule(spec, file, all_of, any_of, templates, test_lines, condition, names, windows, lines)
 
 
 def rule_documents(path: Path) -> list[tuple[Any, Mapping[tuple[str | int, ...], int]]]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,7 +18,7 @@ import orjson
 
 from fraud_warning.decode import Decoder
 from fraud_warning.engine import Engine
-from fraud_warning.registry import Registry
+from fraud_warning.registry import Registry, RegistryError
 from fraud_warning.rules import Rule, RuleTest
 
 #: Offsets in test events count from here (a Monday morning in the city's time zone).
@@ -39,7 +39,13 @@ def _event_line(event: dict[str, Any], index: int) -> bytes:
     return orjson.dumps(event)
 
 
-def _fired(rule: Rule, test: RuleTest, context: Sequence[Rule], where: str) -> bool | str:
+def _fired(
+    rule: Rule,
+    test: RuleTest,
+    context: Sequence[Rule],
+    where: str,
+    lists: Mapping[str, tuple[str, ...]],
+) -> bool | str:
     """Whether the rule fired on the test's events, or a message if they do not decode."""
     lines = [_event_line(ev, i) for i, ev in enumerate(test.events, start=1)]
     good, bad = Decoder(where).decode_lines(enumerate(lines, start=1))
@@ -48,16 +54,25 @@ def _fired(rule: Rule, test: RuleTest, context: Sequence[Rule], where: str) -> b
         return f"event {first.offset} is not a valid event ({first.reason}: {first.detail})"
     stable = dataclasses.replace(rule, spec=rule.spec.model_copy(update={"status": "stable"}))
     others = [r for r in context if r.spec.id != rule.spec.id]
-    out = Engine(Registry.of([stable, *others])).process(good)
+    try:
+        registry = Registry.of([stable, *others], lists=lists)
+    except RegistryError as exc:
+        return str(exc).splitlines()[0]
+    out = Engine(registry).process(good)
     return any(m["id"] == rule.spec.id for alert in out.alerts for m in alert["models"])
 
 
-def run_rule_tests(rule: Rule, context: Sequence[Rule] = ()) -> list[str]:
-    """Failures as `file:line: rule-id test 'name': why`; empty when all pass."""
+def run_rule_tests(
+    rule: Rule,
+    context: Sequence[Rule] = (),
+    lists: Mapping[str, tuple[str, ...]] | None = None,
+) -> list[str]:
+    """Failures as `file:line: rule-id test 'name': why`; empty when all pass. `lists`:
+    the named lists the rule's window features read."""
     failures = []
     for test, line in zip(rule.spec.tests, rule.test_lines, strict=True):
         where = f"{rule.source}:{line}"
-        fired = _fired(rule, test, context, where)
+        fired = _fired(rule, test, context, where, lists or {})
         if isinstance(fired, str):
             failures.append(f"{where}: {rule.spec.id} test '{test.name}': {fired}")
         elif fired != (test.expect == "fire"):
@@ -74,7 +89,7 @@ def run_registry_tests(registry: Registry) -> tuple[int, list[str]]:
     count, failures = 0, []
     for rule in registry:
         count += len(rule.spec.tests)
-        failures += run_rule_tests(rule, context)
+        failures += run_rule_tests(rule, context, registry.lists)
     return count, failures
 
 

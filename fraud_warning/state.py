@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 import sys
 from collections.abc import Iterator
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 HOUR_S = 3600.0
 MAX_CONTACTS = 64  # counterparties a subscriber reached out to; oldest forgotten first
@@ -60,7 +60,15 @@ class VictimState:
     call's join); they and the recent-event lists exist only once something was recorded.
     """
 
-    __slots__ = ("_contacts", "_payees", "inbound", "last_cell", "last_ts", "transfers")
+    __slots__ = (
+        "_contacts",
+        "_payees",
+        "inbound",
+        "last_cell",
+        "last_ts",
+        "transfers",
+        "windows",
+    )
 
     def __init__(self) -> None:
         self._contacts = _EMPTY
@@ -72,6 +80,8 @@ class VictimState:
         self.transfers: list[tuple[float, str, float, bool]] | tuple[()] = ()
         self.last_cell: str | None = None
         self.last_ts = 0.0
+        # rule-defined windows (fraud_warning.windows): source → [(ts, value)], when any
+        self.windows: dict[str, list[tuple[float, Any]]] | None = None
 
     def knows(self, number: str) -> bool:
         """Whether the subscriber reached out to `number` before (a contact)."""
@@ -127,6 +137,7 @@ class NumberState:
         "prev_short",
         "risky_origin",
         "short_calls",
+        "windows",
     )
 
     def __init__(self) -> None:
@@ -137,6 +148,7 @@ class NumberState:
         self.flagged_at: float | None = None
         self.risky_origin = False
         self.last_ts = 0.0
+        self.windows: dict[str, list[tuple[float, Any]]] | None = None
 
     def roll(self, bucket: int) -> None:
         if bucket == self.bucket:

@@ -8,10 +8,10 @@ from fraud_warning.clock import Clock
 from fraud_warning.dispatch import Dispatcher
 from fraud_warning.engine import Engine
 from fraud_warning.features import FeatureConfig
-from fraud_warning.lists import ListError, feature_config, load_lists
+from fraud_warning.lists import LISTS_DIR, ListError, feature_config, load_lists
 from fraud_warning.metrics import Metrics
 from fraud_warning.refdata import RefData, RefDataError, load_refdata
-from fraud_warning.registry import LISTS_DIR, Registry, RegistryError, load_registry
+from fraud_warning.registry import Registry, RegistryError, load_registry
 from fraud_warning.settings import RefPaths
 
 
@@ -34,7 +34,7 @@ class Parts(NamedTuple):
 def load_parts(paths: RefPaths) -> Parts:
     """The registry, reference data and named lists for these paths."""
     try:
-        registry = load_registry(paths.rules, paths.models)
+        registry = load_registry(paths.rules, paths.models, lists_dir=paths.lists)
     except RegistryError as exc:
         raise LoadError(str(exc)) from None
     try:

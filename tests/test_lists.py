@@ -49,7 +49,9 @@ def test_a_site_replaces_or_extends_a_list(tmp_path: Path) -> None:
     ("text", "message"),
     [
         ("list: service-prefixes\nkind: prefixes\nitem: []\n", ":3: item: unknown field"),
-        ("list: other\nkind: prefixes\nitems: []\n", ":1: list: Input should be"),
+        ("list: Other_List\nkind: prefixes\nitems: []\n", ":1: list: String should match"),
+        ('list: lures\nkind: keywords\nitems: ["  "]\n', "a blank item"),
+        ("list: lures\nkind: words\nitems: []\n", ":2: kind: Input should be"),
         ("list: trusted-numbers\nkind: prefixes\nitems: []\n", "holds numbers, not prefixes"),
         ('list: trusted-numbers\nkind: numbers\nitems: ["+86"]\n', "not a full E.164 number"),
         ('list: service-prefixes\nkind: prefixes\nitems: ["95588"]\n', "E.164 form: '95588'"),

@@ -226,7 +226,9 @@ async def _build_worker(
         from fraud_warning.reload import RegistryWatcher
 
         paths = ref_paths(args)
-        watcher = RegistryWatcher(paths.rules, paths.models, metrics=ctx.metrics)
+        watcher = RegistryWatcher(
+            paths.rules, paths.models, lists_dir=paths.lists, metrics=ctx.metrics
+        )
     worker = Worker(
         app,
         ctx,

@@ -79,6 +79,7 @@ class SmsReceived(msgspec.Struct, tag="sr", array_like=True, gc=False):
     has_url: bool | None
     fanout: float
     flagged: bool
+    text: str | None = None  # only when a rule's window reads SMS texts
     part = RECEIVED
 
 
@@ -91,6 +92,7 @@ class Paid(msgspec.Struct, tag="pd", array_like=True, gc=False):
     payer: str
     payee_account: str
     amount_cny: float
+    channel: str
     part = RECEIVED
 
 
@@ -115,6 +117,7 @@ class PayeeRow(msgspec.Struct, tag="pr", array_like=True, gc=False):
     context: list[float]
     half: list[float] | None  # the payer's half of TRANSFER; None below the amount gate
     cell: str | None  # the payer's last cell at the transfer, for the alert's location
+    windows: dict[str, float] = {}  # the payer's rule-defined window features, by id
     part = RECEIVED
 
 

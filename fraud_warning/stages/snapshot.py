@@ -26,6 +26,7 @@ from fraud_warning.stages.tasks import (
     VictimTask,
 )
 from fraud_warning.state import NumberState, PayeeState, StateStore, VictimState
+from fraud_warning.windows import windows_in, windows_out
 
 FORMAT = 1
 
@@ -100,7 +101,15 @@ def load(ctx: Context, data: bytes) -> tuple[Task, Positions]:
 
 
 def _victim_out(s: VictimState) -> list[Any]:
-    return [s.last_ts, s.last_cell, list(s._contacts), list(s._payees), s.inbound, s.transfers]
+    return [
+        s.last_ts,
+        s.last_cell,
+        list(s._contacts),
+        list(s._payees),
+        s.inbound,
+        s.transfers,
+        windows_out(s.windows),
+    ]
 
 
 def _number_out(s: NumberState) -> list[Any]:
@@ -117,12 +126,16 @@ def _number_out(s: NumberState) -> list[Any]:
         s.prev_long,
         s.flagged_at,
         s.risky_origin,
+        windows_out(s.windows),
     ]
 
 
 def _fill(store: StateStore, snap: _Snapshot) -> None:
-    for key, (last_ts, cell, contacts, payees, inbound, transfers) in snap.victims.items():
+    # a snapshot from before rule-defined windows has no windows entry: read as none
+    for key, values in snap.victims.items():
+        last_ts, cell, contacts, payees, inbound, transfers = values[:6]
         v = VictimState()
+        v.windows = windows_in(values[6] if len(values) > 6 else None)
         v.last_ts, v.last_cell = last_ts, cell
         for number in contacts:
             v.add_contact(number)
@@ -136,6 +149,7 @@ def _fill(store: StateStore, snap: _Snapshot) -> None:
         (n.last_ts, n.bucket, callees, n.calls, n.short_calls, n.long_calls) = values[:6]
         (n.prev_distinct, n.prev_calls, n.prev_short, n.prev_long) = values[6:10]
         n.flagged_at, n.risky_origin = values[10], values[11]
+        n.windows = windows_in(values[12] if len(values) > 12 else None)
         n.callees = set(callees)
         store.numbers.put(key, n)
     for key, (last_ts, inbound) in snap.payees.items():

@@ -80,12 +80,14 @@ class Context:
     idle_s: float | None = None  # see merge.Merger: None in replays and tests (exact order)
 
     def __post_init__(self) -> None:
-        self.sides = Sides(self.refdata, wanted_kinds(self.registry), self.features)
+        self.sides = Sides(
+            self.refdata, wanted_kinds(self.registry), self.features, self.registry.windows
+        )
 
     def swap(self, registry: Registry) -> None:
         """Make `registry` the one tasks read (each task then calls :meth:`_Task.activate`)."""
         self.registry = registry
-        self.sides.set_wanted(wanted_kinds(registry))  # shared by every task's side
+        self.sides.set_wanted(wanted_kinds(registry), registry.windows)  # every task's side
 
     def sources(self, stage: str) -> list[str]:
         """Names of the upstream partitions feeding a task of `stage`."""
@@ -163,14 +165,21 @@ class NumberTask(_Task):
                 fanout, flagged = self.side.sms(ev, t)
                 eid, sender, receiver = ev.event_id, ev.sender, ev.receiver
                 sends.append((VICTIM, sender, SmsSent(eid, t, sender, receiver, ev.sender_cell)))
+                text = ev.text if self.ctx.sides.windows.reads_sms_text else None
                 received = SmsReceived(
-                    eid, t, offset_s(ev.ts), sender, receiver, ev.has_url, fanout, flagged
+                    eid, t, offset_s(ev.ts), sender, receiver, ev.has_url, fanout, flagged, text
                 )
                 sends.append((VICTIM, receiver, received))
             else:
                 counts["transfer"] += 1
                 paid = Paid(
-                    ev.event_id, t, offset_s(ev.ts), ev.payer, ev.payee_account, ev.amount_cny
+                    ev.event_id,
+                    t,
+                    offset_s(ev.ts),
+                    ev.payer,
+                    ev.payee_account,
+                    ev.amount_cny,
+                    ev.channel,
                 )
                 sends.append((VICTIM, ev.payer, paid))
         for kind, n in counts.items():
@@ -307,6 +316,7 @@ class VictimTask(_MergingTask):
                     half.context,
                     half.payer,
                     cell,
+                    half.windows,
                 )
                 sends.append((PAYEE, rec.payee_account, row_rec))
             elif isinstance(rec, Flag):
@@ -326,7 +336,7 @@ class PayeeTask(_MergingTask):
 
     def __init__(self, ctx: Context, partition: int) -> None:
         super().__init__(ctx, partition)
-        self.side = PayeeSide(self.store.payees)
+        self.side = PayeeSide(ctx.sides, self.store.payees)
         self.models = Models(ctx.registry, ctx.metrics)
 
     def _process(self, records: list[Ordered], out: Output) -> list[Send]:
@@ -335,7 +345,7 @@ class PayeeTask(_MergingTask):
         for rec in records:
             if not isinstance(rec, PayeeRow):
                 continue
-            row = self.side.transfer(rec, rec.t, PayerHalf(rec.context, rec.half))
+            row = self.side.transfer(rec, rec.t, PayerHalf(rec.context, rec.half, rec.windows))
             if row is not None:
                 pending.append(
                     _Pending(rec.payer, rec.event_id, rec.t, rec.tz, rec.amount_cny, rec.cell)

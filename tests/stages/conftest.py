@@ -4,6 +4,7 @@ stage tests."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -43,3 +44,73 @@ def embedded(city: tuple[list[Decoded], Registry, RefData]) -> list[str]:
     typologies = {json.loads(a)["typology"] for a in alerts}
     assert {"fraud_number", "suspected_fraud_transfer"} <= typologies
     return alerts
+
+
+# Stable rules over window features on every side, so that what crosses between stages
+# (SMS texts to V, the payer's windows to P, number windows in N) is in the comparison.
+WINDOWED = {
+    "number/short-fanout-10m.yaml": """\
+id: t-short-fanout-10m
+version: 1
+title: many distinct short calls in 10 min
+typology: fraud_number
+status: stable
+priority: P2
+owner: t
+on: number
+features:
+  short_callees_10m: distinct(call.callee, within=10m, where=call.duration_s < 30)
+  link_sms_1h: count(sms, within=1h, where=sms.has_url)
+condition: short_callees_10m >= 12 or link_sms_1h >= 30
+score: 0.7
+reasons: ["{short_callees_10m:.0f} short calls to distinct subscribers in 10 min"]
+""",
+    "victim/new-payees-1h.yaml": """\
+id: t-new-payees-1h
+version: 1
+title: several new payees in an hour after a stranger's long call
+typology: suspected_fraud_transfer
+status: stable
+priority: P2
+owner: t
+on: transfer
+features:
+  new_payees_1h: distinct(transfer.payee_account, within=1h, where=transfer.payee_is_new)
+  risky_min_2h: sum(call.duration_s / 60, within=2h, where=call.origin in $risky-origins)
+condition: new_payees_1h >= 2 and risky_min_2h >= 5
+score: 0.7
+reasons: ["{new_payees_1h:.0f} new payees in 1 h", "{risky_min_2h:.0f} min"]
+""",
+    "victim/lure-call.yaml": """\
+id: t-lure-call
+version: 1
+title: a call after a lure SMS
+typology: suspected_fraud_call
+status: stable
+priority: P3
+owner: t
+on: call
+features:
+  lure_sms_24h: count(sms, within=24h, where=sms.text contains $lure-keywords)
+condition: lure_sms_24h >= 1 and call_duration_s >= 120
+score: 0.5
+reasons: ["{lure_sms_24h:.0f} lure SMS"]
+""",
+}
+
+
+@pytest.fixture(scope="session")
+def windowed(
+    city: tuple[list[Decoded], Registry, RefData], tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Registry, list[str]]:
+    """The shipped rules plus WINDOWED, and the embedded engine's alerts with them."""
+    events, _, refdata = city
+    rules = tmp_path_factory.mktemp("windowed")
+    shutil.copytree(ROOT / "rules", rules, dirs_exist_ok=True)
+    for name, text in WINDOWED.items():
+        (rules / name).write_text(text)
+    registry = load_registry(rules)
+    alerts = canonical(Engine(registry, refdata).process(events).alerts)
+    fired = {m["id"] for a in map(json.loads, alerts) for m in a["models"]}  # type: ignore[index]
+    assert {"t-short-fanout-10m", "t-new-payees-1h", "t-lure-call"} <= fired
+    return registry, alerts

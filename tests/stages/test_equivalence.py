@@ -34,3 +34,14 @@ def test_staged_alerts_equal_the_embedded_engine(
     )
     pipe.ingest(events, batch=97 if seed else 512)
     assert canonical(pipe.finish().alerts) == embedded
+
+
+def test_window_features_cross_stages_as_the_embedded_engine_reads_them(
+    city: tuple[list[Decoded], Registry, RefData], windowed: tuple[Registry, list[str]]
+) -> None:
+    events, _, refdata = city
+    registry, want = windowed
+    counts = {"N": 2, "V": 3, "P": 2, "A": 2}
+    pipe = LocalPipeline(Context(registry, refdata, partitions=counts), random.Random(5))
+    pipe.ingest(events, batch=211)
+    assert canonical(pipe.finish().alerts) == want

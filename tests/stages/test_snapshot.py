@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from fraud_warning.decode import Decoded
 from fraud_warning.refdata import RefData
 from fraud_warning.registry import Registry
@@ -15,15 +17,22 @@ from fraud_warning.stages.tasks import STAGES, Context
 from .conftest import canonical
 
 
+@pytest.mark.parametrize("rules", ["shipped", "windowed"])
 def test_every_task_restored_from_its_snapshot_mid_feed_gives_the_same_alerts(
-    city: tuple[list[Decoded], Registry, RefData], embedded: list[str]
+    city: tuple[list[Decoded], Registry, RefData],
+    embedded: list[str],
+    windowed: tuple[Registry, list[str]],
+    rules: str,
 ) -> None:
     events, registry, refdata = city
+    if rules == "windowed":
+        registry, embedded = windowed
     ctx = Context(registry, refdata, partitions=dict.fromkeys(STAGES, 2))
     pipe = LocalPipeline(ctx, random.Random(5))
     half = len(events) // 2
     pipe.ingest(events[:half], batch=101)
     sizes = 0
+    held = 0  # keys holding rule-defined windows
     for stage, tasks in pipe.tasks.items():
         for p, task in enumerate(tasks):
             data = snapshot.dump(task, snapshot.Positions(offset=p, sent={"x": 3}))
@@ -34,6 +43,9 @@ def test_every_task_restored_from_its_snapshot_mid_feed_gives_the_same_alerts(
             # the snapshot holds everything: dumping the restored task gives the same bytes
             assert snapshot.dump(restored, positions) == data
             pipe.tasks[stage][p] = restored  # type: ignore[assignment]
+            held += sum(1 for _, s in restored.store.victims.items() if s.windows)
+            held += sum(1 for _, s in restored.store.numbers.items() if s.windows)
     assert sizes > 100_000  # state was there to save
+    assert held > 100  # windows too (the shipped shadow rule reads SMS texts)
     pipe.ingest(events[half:], batch=101)
     assert canonical(pipe.finish().alerts) == embedded

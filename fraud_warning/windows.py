@@ -1,0 +1,309 @@
+"""Rule-defined windowed features at run time: per-key event windows and their values.
+
+The registry's rules name features in the `features:` language
+(:mod:`fraud_warning.windowlang`). Here they are bound to the named lists and laid out:
+each trigger kind's rows get one column per distinct feature, after the catalogue's, so a
+feature written the same way by a hundred rules is one column computed once.
+
+What is kept per key (subscriber or calling number) is a *source*: the (time, value)
+pairs of the events of one type that passed one `where` test, shared by every feature
+that reads the same events and field whatever its function or window. A source keeps
+what its longest window needs, at most MAX_ENTRIES pairs per key (a number that sent
+ten thousand SMS in an hour saturates there), in event-time order.
+"""
+
+from __future__ import annotations
+
+import bisect
+import operator
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from fraud_warning.windowlang import (
+    IsTrue,
+    Match,
+    NumCmp,
+    PAnd,
+    PNot,
+    POr,
+    Pred,
+    TextEq,
+    WindowError,
+    WindowSpec,
+)
+
+MAX_ENTRIES = 1024
+Entry = tuple[float, Any]
+Fields = Mapping[str, Any]
+Test = Callable[[Fields], bool]
+Held = dict[str, list[Entry]]
+
+#: The side whose state each trigger kind's windows read.
+KIND_SIDE = {"transfer": "victim", "call": "victim", "sms": "victim", "number": "number"}
+
+_CMP: dict[str, Callable[[Any, Any], bool]] = {
+    "lt": operator.lt,
+    "lte": operator.le,
+    "gt": operator.gt,
+    "gte": operator.ge,
+    "eq": operator.eq,
+    "ne": operator.ne,
+}
+
+
+class HasWindows(Protocol):
+    windows: Held | None
+
+
+@dataclass(frozen=True)
+class _Source:
+    key: str  # WindowSpec.source
+    field: str | None  # recorded value; None for count
+    test: Test | None
+    retention_s: float
+
+
+@dataclass(frozen=True)
+class _Column:
+    fid: str
+    source: str
+    func: str
+    scale: float
+    within_s: float
+
+
+def compile_test(node: Pred, lists: Mapping[str, Sequence[str]]) -> Test:
+    """A closure over an event's fields (bare names: a source reads one event type)."""
+    if isinstance(node, IsTrue):
+        name = node.field.split(".", 1)[1]
+        return lambda f: bool(f[name])
+    if isinstance(node, NumCmp):
+        name, op, value = node.field.split(".", 1)[1], _CMP[node.op], node.value
+        return lambda f: op(f[name], value)
+    if isinstance(node, TextEq):
+        name, text, equal = node.field.split(".", 1)[1], node.value, node.equal
+        return lambda f: (f[name] == text) is equal
+    if isinstance(node, Match):
+        return _match(node, lists)
+    if isinstance(node, PNot):
+        if isinstance(node.item, IsTrue):  # `not sms.sender_is_contact`: one lookup
+            negated = node.item.field.split(".", 1)[1]
+            return lambda f: not f[negated]
+        inner = compile_test(node.item, lists)
+        return lambda f: not inner(f)
+    # cheap tests first (filters are pure, so the order does not change the answer): a
+    # keyword scan of the text runs only on what the yes/no and number tests let through
+    items = sorted(node.items, key=_cost)
+    parts = [compile_test(item, lists) for item in items]
+    both = _both if isinstance(node, PAnd) else _either
+    test = parts[-1]
+    for part in reversed(parts[:-1]):  # a chain of two-way closures: no generator per call
+        test = both(part, test)
+    return test
+
+
+def _both(a: Test, b: Test) -> Test:
+    return lambda f: a(f) and b(f)
+
+
+def _either(a: Test, b: Test) -> Test:
+    return lambda f: a(f) or b(f)
+
+
+def _cost(node: Pred) -> int:
+    if isinstance(node, IsTrue | NumCmp | TextEq):
+        return 0
+    if isinstance(node, Match):
+        return 2 if node.how == "contains" else 1
+    if isinstance(node, PNot):
+        return _cost(node.item)
+    return max(_cost(item) for item in node.items)
+
+
+def _match(node: Match, lists: Mapping[str, Sequence[str]]) -> Test:
+    name = node.field.split(".", 1)[1]
+    if node.list_name is not None:
+        if node.list_name not in lists:
+            known = ", ".join(f"${n}" for n in sorted(lists)) or "none"
+            raise WindowError(f"unknown list '${node.list_name}' (lists: {known})")
+        items = tuple(lists[node.list_name])
+    else:
+        items = node.items
+    if node.how == "in":
+        members = frozenset(items)
+        return lambda f: f[name] in members
+    if node.how == "startswith":
+        prefixes = tuple(items)
+        return lambda f: f[name].startswith(prefixes)
+    if not items:
+        return lambda f: False
+    # escaped literals, longest first: one linear scan of the text for any keyword
+    pattern = re.compile("|".join(re.escape(k) for k in sorted(set(items), key=len, reverse=True)))
+    return lambda f: pattern.search(f[name]) is not None
+
+
+def _aggregate(column: _Column, entries: list[Entry], ts: float) -> float:
+    start = ts - column.within_s
+    func = column.func
+    n = 0
+    total = 0.0
+    best: float | None = None
+    latest: float | None = None
+    seen: set[Any] = set()
+    for t, value in reversed(entries):  # entries are in event-time order
+        if t <= start:
+            break
+        if t > ts:
+            continue  # a late-arriving earlier trigger must not see later events
+        n += 1
+        if func == "distinct":
+            seen.add(value)
+        elif func == "max":
+            best = value if best is None or value > best else best
+        elif func == "min":
+            best = value if best is None or value < best else best
+        elif func == "last":
+            latest = value
+            break
+        elif func != "count":
+            total += value
+    if func == "count":
+        return float(n)
+    if func == "distinct":
+        return float(len(seen))
+    if func == "last":
+        return latest * column.scale if latest is not None else 0.0
+    if func in ("max", "min"):
+        return best * column.scale if best is not None else 0.0
+    if func == "avg":
+        return total / n * column.scale if n else 0.0
+    return total * column.scale
+
+
+class Windows:
+    """A registry's window features, bound to its named lists."""
+
+    def __init__(
+        self,
+        layout: Mapping[str, Sequence[WindowSpec]] | None = None,
+        lists: Mapping[str, Sequence[str]] | None = None,
+    ) -> None:
+        """`layout`: trigger kind → its features, in column order. Raises WindowError
+        for a list the rules name but the rule set does not have."""
+        layout = layout or {}
+        lists = lists or {}
+        self.layout = {kind: tuple(specs) for kind, specs in layout.items() if specs}
+        self._columns = {
+            kind: tuple(_Column(s.fid, s.source, s.func, s.scale, s.within_s) for s in specs)
+            for kind, specs in self.layout.items()
+        }
+        retention: dict[str, float] = {}
+        first: dict[str, WindowSpec] = {}
+        for specs in self.layout.values():
+            for spec in specs:
+                retention[spec.source] = max(retention.get(spec.source, 0.0), spec.within_s)
+                first.setdefault(spec.source, spec)
+        sources: dict[tuple[str, str], list[_Source]] = {}
+        for key, spec in first.items():
+            test = compile_test(spec.where, lists) if spec.where is not None else None
+            field = spec.field if spec.func != "count" else None
+            source = _Source(key, field, test, retention[key])
+            sources.setdefault((spec.side, spec.event), []).append(source)
+        self._sources = {where: tuple(found) for where, found in sources.items()}
+        # the victim stages get an SMS's text only when a feature reads it
+        self.reads_sms_text = any(
+            spec.side == "victim"
+            and spec.event == "sms"
+            and (spec.field == "text" or "sms.text" in str(spec.where))
+            for spec in first.values()
+        )
+
+    def records(self, side: str, event: str) -> bool:
+        """Whether any feature reads `event`s on `side` (else build no fields for them)."""
+        return (side, event) in self._sources
+
+    def columns(self, kind: str) -> int:
+        return len(self._columns.get(kind, ()))
+
+    def fids(self, kind: str) -> tuple[str, ...]:
+        return tuple(c.fid for c in self._columns.get(kind, ()))
+
+    def record(self, state: HasWindows, side: str, event: str, ts: float, fields: Fields) -> None:
+        """Add an event to the key's windows it passes the test of."""
+        for source in self._sources.get((side, event), ()):
+            if source.test is not None and not source.test(fields):
+                continue
+            value = fields[source.field] if source.field is not None else 1.0
+            held = state.windows
+            if held is None:
+                held = state.windows = {}
+            entries = held.get(source.key)
+            if entries is None:
+                held[source.key] = [(ts, value)]
+                continue
+            if ts >= entries[-1][0]:
+                entries.append((ts, value))
+            else:  # a late event: keep the order the aggregates rely on
+                bisect.insort(entries, (ts, value), key=_time)
+            cutoff = ts - source.retention_s
+            drop = 0
+            while drop < len(entries) and entries[drop][0] <= cutoff:
+                drop += 1
+            drop = max(drop, len(entries) - MAX_ENTRIES)
+            if drop:
+                del entries[:drop]
+
+    def values(self, state: HasWindows | None, kind: str, ts: float) -> list[float]:
+        """The kind's window feature values at event time `ts`, in column order."""
+        columns = self._columns.get(kind)
+        if not columns:
+            return []
+        held = state.windows if state is not None else None
+        if not held:
+            return [0.0] * len(columns)
+        out = []
+        for column in columns:
+            entries = held.get(column.source)
+            out.append(_aggregate(column, entries, ts) if entries else 0.0)
+        return out
+
+    def by_id(self, state: HasWindows | None, kind: str, ts: float) -> dict[str, float]:
+        """The same values keyed by feature id: what crosses to another stage, whose
+        registry may lay its columns out differently for a moment during a reload."""
+        return dict(zip(self.fids(kind), self.values(state, kind, ts), strict=True))
+
+    def from_ids(self, values: Mapping[str, float], kind: str) -> list[float]:
+        """Values keyed by feature id, in this registry's column order (0 when absent)."""
+        return [values.get(fid, 0.0) for fid in self.fids(kind)]
+
+
+def _time(entry: Entry) -> float:
+    return entry[0]
+
+
+def windows_out(held: Held | None) -> dict[str, list[Entry]] | None:
+    """A key's windows as plain values (snapshots)."""
+    return held if held else None
+
+
+def windows_in(data: Mapping[str, Iterable[Sequence[Any]]] | None) -> Held | None:
+    """A key's windows back from plain values."""
+    if not data:
+        return None
+    return {key: [(float(t), v) for t, v in entries] for key, entries in data.items()}
+
+
+EMPTY = Windows()
+
+__all__ = [
+    "EMPTY",
+    "KIND_SIDE",
+    "MAX_ENTRIES",
+    "HasWindows",
+    "Windows",
+    "compile_test",
+    "windows_in",
+    "windows_out",
+]
