@@ -8,7 +8,9 @@ distributed [...]`: one Faust worker through tansu against the naive agent, and
 event-to-alert latency through the broker; `python -m bench processes [...]`: the
 worker command with one process per core against one process; `python -m bench soak
 [--minutes 10] [--rate 5000]`: the embedded engine at a steady rate for a bounded time,
-memory growth and latency drift minute by minute.
+memory growth and latency drift minute by minute; `python -m bench model-cost [...]`:
+LightGBM scoring per candidate, batched through `Scorer.fire` against one row at a time,
+and the cost of the reasons (pred_contrib) for the rows that fire.
 """
 
 from __future__ import annotations
@@ -44,6 +46,10 @@ def main() -> int:
         from bench import memory
 
         return memory.main(argv[1:])
+    if argv[:1] == ["model-cost"]:
+        from bench import model_cost  # imports LightGBM: only when asked for
+
+        return model_cost.main(argv[1:])
     return throughput.main(argv)
 
 
