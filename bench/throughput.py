@@ -62,7 +62,7 @@ def naive(events: Path, registry: Registry, city: Path) -> tuple[float, int, int
     """The obvious way: pydantic per event, then each rule checked per trigger row."""
     refdata = load_refdata(city / "cells.csv", None, city / "subscribers.csv")
     adapter: TypeAdapter[CallEvent | SmsEvent | TransferEvent] = TypeAdapter(Event)
-    joiner = Joiner(StateStore(), refdata, wanted_kinds(registry))
+    joiner = Joiner(StateStore(), refdata, wanted_kinds(registry), None, registry.windows)
     lines = events.read_bytes().splitlines()
     n = hits = 0
     started = time.perf_counter()
@@ -86,7 +86,8 @@ def naive(events: Path, registry: Registry, city: Path) -> tuple[float, int, int
             rows = [("call", victim_row), ("number", number_row)]
         elif isinstance(ev, SmsEvent):
             sms = Sms(ev.event_id, ev.ts, ev.sender, ev.receiver, ev.text, ev.has_url)
-            rows = [("sms", joiner.sms(sms, ts))]
+            victim_row, sender_row = joiner.sms(sms, ts)
+            rows = [("sms", victim_row), ("number_sms", sender_row)]
         else:
             transfer = Transfer(
                 ev.event_id,

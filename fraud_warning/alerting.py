@@ -15,6 +15,7 @@ from fraud_warning.clock import Clock, to_datetime
 from fraud_warning.contracts import Location
 from fraud_warning.decode import DeadLetter
 from fraud_warning.dispatch import Dispatcher
+from fraud_warning.features import NUMBER_KINDS
 from fraud_warning.metrics import Metrics
 from fraud_warning.rank import Incident, IncidentBook
 from fraud_warning.refdata import RefData
@@ -45,6 +46,35 @@ class Output:
     tasks: list[dict[str, Any]] = field(default_factory=list)
     dead: list[DeadLetter] = field(default_factory=list)
     shadow_hits: int = 0
+    # what shadow and experimental models fired on: never paged, logged for comparison
+    shadow: list[dict[str, Any]] = field(default_factory=list)
+
+    def add_shadow(
+        self, kind: str, subject: str, at: Trigger, fired: list[tuple[str, Verdict]]
+    ) -> None:
+        """One shadow-log record per model that fired on `subject` at `at` without paging.
+
+        Records read like first alerts (`alert_id`, `revision` 1, `emitted_at` = the
+        event's time), so `fraud-warning evaluate --alerts` scores a shadow log too."""
+        number = kind in NUMBER_KINDS
+        for status, v in fired:
+            self.shadow.append(
+                {
+                    "alert_id": f"shadow:{v.model_id}:{at.event_id}",
+                    "revision": 1,
+                    "emitted_at": at.when.isoformat(),
+                    "event_id": at.event_id,
+                    "kind": kind,
+                    "subscriber": subject,
+                    "model": v.model_id,
+                    "status": status,
+                    "score": v.score,
+                    "priority": v.priority,
+                    "typology": FRAUD_NUMBER if number else v.typology,
+                    "reasons": list(v.reasons),
+                }
+            )
+        self.shadow_hits += len(fired)
 
 
 class Alerter:

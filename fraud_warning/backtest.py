@@ -36,7 +36,7 @@ from fraud_warning.evaluate import (
     load_jsonl,
     read_labels,
 )
-from fraud_warning.features import FeatureConfig
+from fraud_warning.features import NUMBER_KINDS, FeatureConfig
 from fraud_warning.masking import mask_msisdn
 from fraud_warning.refdata import RefData, RefDataError, load_refdata
 from fraud_warning.registry import Registry, RegistryError, duplicate_ids, rule_files
@@ -252,7 +252,7 @@ def _per_rule(
     for rule in rules:
         incidents = named[rule.key]
         subscribers = {s for _, s in incidents}
-        right = numbers if rule.spec.on == "number" else victims
+        right = numbers if rule.spec.on in NUMBER_KINDS else victims
         out[rule.key] = {
             "incidents": len(incidents),
             "true": len(subscribers & right),
@@ -319,7 +319,7 @@ def _duration(seconds: float) -> str:
 def flag_note(rules: Sequence[Rule]) -> str | None:
     """A note when rules read number-side flags but no number-side rule runs beside them:
     alone, nothing flags a number, so those features stay 0."""
-    if any(r.spec.on == "number" for r in rules):
+    if any(r.spec.on in NUMBER_KINDS for r in rules):
         return None
     readers = sorted(r.key for r in rules if _FLAG_FEATURES & _features(r))
     if not readers:
@@ -436,7 +436,7 @@ class Backtest:
 
 def _has_number_rules(backtest: Backtest) -> bool:
     sides = [backtest.new] + ([backtest.old] if backtest.old is not None else [])
-    return any(r.spec.on == "number" for side in sides for r in side.rules)
+    return any(r.spec.on in NUMBER_KINDS for side in sides for r in side.rules)
 
 
 def _who(subscribers: frozenset[str]) -> dict[str, Any]:

@@ -120,6 +120,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_ref_flags(p)
     p.add_argument("--out", default=env("out"), required=env("out") is None, help="alerts JSONL")
     p.add_argument("--dispatch-out", default=env("dispatch_out"), help="dispatch tasks JSONL")
+    p.add_argument(
+        "--shadow-out",
+        default=env("shadow_out"),
+        help="shadow log JSONL: what shadow and experimental models fired on [FW_SHADOW_OUT]",
+    )
     p.add_argument("--dead-letter", default=env("dead_letter"), help="dead letters [beside --out]")
     p.add_argument("--metrics-out", default=env("metrics_out"), help="final Prometheus text")
     p.add_argument(

@@ -53,6 +53,7 @@ def score(args: argparse.Namespace) -> int:
         with (
             JsonlSink(out) as alerts,
             JsonlSink(Path(args.dispatch_out) if args.dispatch_out else None) as tasks,
+            JsonlSink(Path(args.shadow_out) if args.shadow_out else None) as shadow,
             JsonlSink(dead_path) as dead,
         ):
             stats = run_file(
@@ -60,6 +61,7 @@ def score(args: argparse.Namespace) -> int:
                 engine,
                 alerts=alerts,
                 tasks=tasks,
+                shadow=shadow,
                 dead_letters=dead,
                 batch_size=args.batch,
                 progress=progress.update if progress else None,

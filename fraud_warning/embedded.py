@@ -93,17 +93,22 @@ def run_file(
     alerts: JsonlSink,
     tasks: JsonlSink,
     dead_letters: JsonlSink,
+    shadow: JsonlSink | None = None,
     batch_size: int = DEFAULT_BATCH,
     progress: Callable[[int], None] | None = None,
     on_output: Callable[[Output], None] | None = None,
 ) -> RunStats:
-    """Process a whole events file; `progress` gets bytes read so far.
+    """Process a whole events file; `progress` gets bytes read so far. `shadow` gets the
+    shadow log (what non-paging models fired on), written like the dead letters: a
+    failure to write it is reported but never stops the run.
 
     Sets `dead_letters.drop_oldest`: a dead-letter file that cannot be written never
     stops the run. Raises :class:`RunIncomplete` at the end if alerts or tasks are
     still unwritten (the module's docstring says why and when)."""
     stats = RunStats()
     dead_letters.drop_oldest = True
+    if shadow is not None:
+        shadow.drop_oldest = True
     decoder = Decoder(str(path))
     started = time.perf_counter()
     done_bytes = 0
@@ -117,6 +122,8 @@ def run_file(
         out.dead[:0] = bad
         alerts.write(out.alerts)
         tasks.write(out.tasks)
+        if shadow is not None:
+            shadow.write(out.shadow)
         dead_letters.write(d.to_dict() for d in sorted(out.dead, key=lambda d: d.offset))
         elapsed = time.perf_counter() - t0
         engine.metrics.processing.observe(elapsed)
@@ -144,6 +151,7 @@ def run_file(
             "alerts": (alerts, "alert(s)"),
             "tasks": (tasks, "dispatch task(s)"),
             "dead_letters": (dead_letters, "dead letter(s)"),
+            **({"shadow": (shadow, "shadow record(s)")} if shadow is not None else {}),
         },
     )
     return stats

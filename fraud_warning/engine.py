@@ -152,16 +152,21 @@ class Engine:
                     rows["call"].append(self._row(ev.callee, ev, ts))  # type: ignore[union-attr]
                     values["call"].append(victim_row)
                 if number_row is not None:
-                    fired = self._number_verdicts(number_row, ev.caller, ts)  # type: ignore[union-attr]
+                    caller = ev.caller  # type: ignore[union-attr]
+                    fired = self._number_verdicts(number_row, caller, ev, ts, "number", out)
                     if fired:
-                        row = self._row(ev.caller, ev, ts)  # type: ignore[union-attr]
-                        hits.append((self._seq, row, fired))
+                        hits.append((self._seq, self._row(caller, ev, ts), fired))
             elif kind is Sms:
                 counts["sms"] += 1
-                sms_row = joiner.sms(ev, ts)  # type: ignore[arg-type]
+                sms_row, sender_row = joiner.sms(ev, ts)  # type: ignore[arg-type]
                 if sms_row is not None:
                     rows["sms"].append(self._row(ev.receiver, ev, ts))  # type: ignore[union-attr]
                     values["sms"].append(sms_row)
+                if sender_row is not None:
+                    sender = ev.sender  # type: ignore[union-attr]
+                    fired = self._number_verdicts(sender_row, sender, ev, ts, "number_sms", out)
+                    if fired:
+                        hits.append((self._seq, self._row(sender, ev, ts), fired))
             else:
                 counts["transfer"] += 1
                 transfer_row = joiner.transfer(ev, ts)  # type: ignore[arg-type]
@@ -199,19 +204,25 @@ class Engine:
 
     # -- models ------------------------------------------------------------------------
 
-    def _number_verdicts(self, row: list[float], number: str, ts: float) -> list[Verdict]:
-        fired = self.models.number(row)
-        if fired:
+    def _number_verdicts(
+        self, row: list[float], number: str, ev: WireEvent, ts: float, kind: str, out: Output
+    ) -> list[Verdict]:
+        fired = self.models.number(row, kind)
+        if fired.shadow:
+            out.add_shadow(kind, number, Trigger.of(ev, ts), fired.shadow)
+        if fired.pages:
             state = self.store.numbers.get(number, ts)
             if state is not None and not state.flagged(ts):
                 state.flagged_at = self.store.flags[number] = ts
-        return fired
+        return fired.pages
 
     def _evaluate(
         self, kind: str, rows: list[_Row], values: list[list[float]], out: Output
     ) -> list[tuple[int, _Row, list[Verdict]]]:
         per_row, shadow = self.models.evaluate(kind, values)
-        out.shadow_hits += shadow
+        for i in sorted(shadow):
+            row = rows[i]
+            out.add_shadow(kind, row.subscriber, Trigger.of(row.event, row.ts), shadow[i])
         return [(rows[i].seq, rows[i], v) for i, v in per_row.items()]
 
     def _row(self, subscriber: str, ev: WireEvent, ts: float) -> _Row:

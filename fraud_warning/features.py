@@ -75,14 +75,18 @@ NUMBER = (
     "origin_risky",
 )
 
-#: Trigger kind → ordered feature names. Kinds are "<event type>" on the victim side,
-#: "number" for the calling number's own profile.
+#: Trigger kind → ordered feature names. Kinds are "<event type>" on the victim side;
+#: on the number side, "number" is a call the number made and "number_sms" an SMS it
+#: sent, both read against the number's own profile.
 CATALOGUE: dict[str, tuple[str, ...]] = {
     "transfer": VICTIM_CONTEXT + TRANSFER,
     "call": VICTIM_CONTEXT + CALL_VICTIM,
     "sms": VICTIM_CONTEXT + SMS_VICTIM,
     "number": NUMBER,
+    "number_sms": NUMBER,
 }
+#: The trigger kinds whose rules read (and flag) the calling or sending number.
+NUMBER_KINDS = frozenset({"number", "number_sms"})
 
 
 @dataclass(frozen=True)
@@ -218,6 +222,7 @@ def number_features(number: NumberState, ts: float) -> list[float]:
 __all__ = [
     "CALL",
     "CATALOGUE",
+    "NUMBER_KINDS",
     "FeatureConfig",
     "caller_features",
     "number_features",

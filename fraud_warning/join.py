@@ -201,7 +201,9 @@ class NumberSide:
                 row += windows.values(number, "number", ts)
         return caller, row
 
-    def sms(self, ev: Sms, ts: float) -> Caller:
+    def sms(self, ev: Sms, ts: float) -> tuple[Caller, list[float] | None]:
+        """Count an SMS; returns the sender as the victim side sees it and the number's
+        own row when its SMS rules (`on: number_sms`) should run on it."""
         number = self.numbers.touch(ev.sender, ts)
         number.roll(int(ts // HOUR_S))
         if len(number.callees) < MAX_FANOUT_SET:
@@ -210,7 +212,14 @@ class NumberSide:
         if windows.records("number", "sms"):
             fields = {"receiver": ev.receiver, "text": ev.text or "", "has_url": bool(ev.has_url)}
             windows.record(number, "number", "sms", ts, fields)
-        return Caller(number.hourly(ts)[0], number.flagged(ts))
+        flagged = number.flagged(ts)
+        sides = self.sides
+        row = None
+        if "number_sms" in sides.kinds and not flagged and not sides.is_service(ev.sender):
+            row = number_features(number, ts)
+            if windows.columns("number_sms"):
+                row += windows.values(number, "number_sms", ts)
+        return Caller(number.hourly(ts)[0], flagged), row
 
 
 class VictimSide:
@@ -368,10 +377,11 @@ class Joiner:
         self.victim.call_made(ev, ts)
         return self.victim.call_received(ev, ts, caller), number_row
 
-    def sms(self, ev: Sms, ts: float) -> list[float] | None:
-        sender = self.number.sms(ev, ts)
+    def sms(self, ev: Sms, ts: float) -> tuple[list[float] | None, list[float] | None]:
+        """Apply an SMS; returns (receiver-side row, sender-number row), each if wanted."""
+        sender, number_row = self.number.sms(ev, ts)
         self.victim.sms_sent(ev, ts)
-        return self.victim.sms_received(ev, ts, sender)
+        return self.victim.sms_received(ev, ts, sender), number_row
 
     def transfer(self, ev: Transfer, ts: float) -> list[float] | None:
         return self.payee.transfer(ev, ts, self.victim.transfer(ev, ts))

@@ -151,7 +151,8 @@ def load_registry(
 ) -> Registry:
     """Load every rule, named list (`rules_dir/lists`, then the site's `lists_dir` on
     top) and model. Rule and list problems are collected and raised together; a refused
-    model is passed to `warn` (stderr by default) and left out."""
+    model is passed to `warn` (stderr by default) and left out, and so is a deprecated
+    rule, which loads but never runs."""
     rules: list[Rule] = []
     problems: list[str] = []
     lists: dict[str, tuple[str, ...]] = {}
@@ -170,6 +171,9 @@ def load_registry(
     problems.extend(duplicate_ids(rules))
     if problems:
         raise RegistryError("\n".join(problems))
+    for rule in rules:
+        if rule.spec.status == "deprecated":
+            warn(f"{rule.source}: rule {rule.key} is deprecated: loaded, never run")
     if models_dir is None or not models_dir.is_dir():
         return Registry.of(rules, lists=lists)
     from fraud_warning.models.load import load_models  # LightGBM is imported only when used

@@ -160,7 +160,7 @@ class RegistryWatcher:
             log.error("rule reload refused, the previous registry keeps running: %s", problem)
 
     def _warn(self, problem: str) -> None:
-        log.warning("model refused, the other models load: %s", problem)
+        log.warning("%s", problem)  # a refused model, or a deprecated rule
 
     def _count(self, result: str) -> None:
         if self.metrics is not None:

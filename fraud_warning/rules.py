@@ -5,10 +5,11 @@ at least one group of `any` when given), and/or a `condition:` expression (and, 
 parentheses, comparisons of a feature with a number; see :mod:`fraud_warning.expr`),
 a score, and reason templates. Besides the catalogue's features a rule may define its
 own under `features:`, windowed aggregates in :mod:`fraud_warning.windowlang`, laid out
-as extra columns when the registry is built (:meth:`Rule.bind`). When both are given they must all hold. Rules never
-execute code: clauses are (feature, comparison, number) triples, a condition is parsed
-by the project's own grammar into a tree of such triples, and templates only substitute
-feature values. Shared clauses are evaluated once per batch for all rules.
+as extra columns when the registry is built (:meth:`Rule.bind`). When both `when`/`any`
+and `condition` are given they must all hold. Rules never execute code: clauses are
+(feature, comparison, number) triples, a condition is parsed by the project's own
+grammar into a tree of such triples, and templates only substitute feature values.
+Shared clauses are evaluated once per batch for all rules.
 
 Example::
 
@@ -54,7 +55,7 @@ from pydantic import (
 )
 
 from fraud_warning.expr import Condition, ExprError, parse
-from fraud_warning.features import CATALOGUE
+from fraud_warning.features import CATALOGUE, NUMBER_KINDS
 from fraud_warning.windowlang import WindowError, WindowSpec, parse_feature
 from fraud_warning.yamlsafe import YamlError, line_of, load_file, schema_error
 
@@ -131,7 +132,7 @@ class RuleSpec(BaseModel):
     status: Status
     priority: Literal["P1", "P2", "P3"]
     owner: Annotated[str, Field(min_length=1)]
-    on: Literal["transfer", "call", "sms", "number"]
+    on: Literal["transfer", "call", "sms", "number", "number_sms"]
     when: Clauses = Field(default_factory=dict)
     any: list[Clauses] = Field(default_factory=list)
     condition: str | None = None
@@ -315,7 +316,7 @@ def compile_rule(data: Any, lines: Mapping[tuple[str | int, ...], int], file: st
 def _windows(
     spec: RuleSpec, lines: Mapping[tuple[str | int, ...], int], file: str
 ) -> tuple[tuple[str, WindowSpec], ...]:
-    side = "number" if spec.on == "number" else "victim"
+    side = "number" if spec.on in NUMBER_KINDS else "victim"
     catalogue = CATALOGUE[spec.on]
     out: list[tuple[str, WindowSpec]] = []
     seen: dict[str, str] = {}

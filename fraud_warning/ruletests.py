@@ -18,6 +18,7 @@ import orjson
 
 from fraud_warning.decode import Decoder
 from fraud_warning.engine import Engine
+from fraud_warning.features import NUMBER_KINDS
 from fraud_warning.registry import Registry, RegistryError
 from fraud_warning.rules import Rule, RuleTest
 
@@ -85,7 +86,9 @@ def run_rule_tests(
 
 def run_registry_tests(registry: Registry) -> tuple[int, list[str]]:
     """(tests run, failures) over every rule; number-side stable rules are the context."""
-    context = [r for r in registry.by_kind.get("number", ()) if r.pages]
+    context = [
+        r for kind in sorted(NUMBER_KINDS) for r in registry.by_kind.get(kind, ()) if r.pages
+    ]
     count, failures = 0, []
     for rule in registry:
         count += len(rule.spec.tests)

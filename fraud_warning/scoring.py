@@ -1,8 +1,11 @@
 """Models stage: every rule and scorer of a trigger kind over a batch's feature rows.
 
 Victim-side rules and LightGBM scorers run column-wise over a micro-batch's trigger
-matrix (shared clause masks computed once); number-side rules run per call, because a
-number flagged by one call must be flagged for the very next event.
+matrix (shared clause masks computed once); number-side rules run per call or SMS,
+because a number flagged by one must be flagged for the very next event.
+
+Models that fire but do not page (`shadow`, `experimental`) come back beside the paging
+verdicts, with their status, for the shadow log.
 """
 
 from __future__ import annotations
@@ -10,13 +13,24 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 
+from fraud_warning.features import NUMBER_KINDS
 from fraud_warning.metrics import Metrics
 from fraud_warning.registry import Registry
 from fraud_warning.risk import Verdict
 from fraud_warning.rules import MaskCache, Rule
+
+Shadowed = tuple[str, Verdict]  # (status, verdict) of a model that fired without paging
+
+
+class Fired(NamedTuple):
+    """What fired on one number row."""
+
+    pages: list[Verdict]
+    shadow: list[Shadowed]
 
 
 class Models:
@@ -25,9 +39,9 @@ class Models:
     def __init__(self, registry: Registry, metrics: Metrics) -> None:
         self.registry = registry
         self.metrics = metrics
-        self.number_rules = registry.by_kind.get("number", ())
-        self._number_gate = registry.gate("number")
-        self._number_rows = 0
+        self._number_rules = {kind: registry.by_kind.get(kind, ()) for kind in NUMBER_KINDS}
+        self._number_gate = {kind: registry.gate(kind) for kind in NUMBER_KINDS}
+        self._number_rows = dict.fromkeys(NUMBER_KINDS, 0)
         # a labels() lookup per rule per call adds up
         self._evaluations = {
             r.key: metrics.model_evaluations.labels(r.spec.id, str(r.spec.version))
@@ -35,38 +49,42 @@ class Models:
         }
         self._seconds = {r.key: metrics.model_seconds.labels(r.spec.id) for r in registry}
 
-    def number(self, row: Sequence[float]) -> list[Verdict]:
-        """The paging number rules that fire on one number row (gated first)."""
-        for index, bound in self._number_gate:
+    def number(self, row: Sequence[float], kind: str = "number") -> Fired:
+        """The number rules of `kind` (a call: `number`, an SMS: `number_sms`) that fire
+        on one number row (gated first)."""
+        fired = Fired([], [])
+        for index, bound in self._number_gate[kind]:
             if row[index] < bound:
-                return []
-        self._number_rows += 1  # every number rule runs on this row (counted per batch)
-        fired = []
-        for rule in self.number_rules:
+                return fired
+        self._number_rows[kind] += 1  # every rule of the kind ran on it (counted per batch)
+        for rule in self._number_rules[kind]:
             if rule.matches(row):
                 self.metrics.model_hits.labels(
                     rule.spec.id, str(rule.spec.version), rule.spec.status
                 ).inc()
                 if rule.pages:
-                    fired.append(verdict_of(rule, row))
+                    fired.pages.append(verdict_of(rule, row))
+                else:
+                    fired.shadow.append((rule.spec.status, verdict_of(rule, row)))
         return fired
 
     def count_number_rows(self) -> None:
         """Add the number rows seen since the last call to every number rule's counter."""
-        if self._number_rows:
-            for rule in self.number_rules:
-                self._evaluations[rule.key].inc(self._number_rows)
-            self._number_rows = 0
+        for kind, n in self._number_rows.items():
+            if n:
+                for rule in self._number_rules[kind]:
+                    self._evaluations[rule.key].inc(n)
+                self._number_rows[kind] = 0
 
     def evaluate(
         self, kind: str, values: list[list[float]]
-    ) -> tuple[dict[int, list[Verdict]], int]:
+    ) -> tuple[dict[int, list[Verdict]], dict[int, list[Shadowed]]]:
         """Every rule and scorer of `kind` over the rows: (row index → paging verdicts,
-        hits of models that do not page)."""
+        row index → what fired without paging)."""
         matrix = np.asarray(values, dtype=np.float64)
         cache = MaskCache(matrix)
         per_row: dict[int, list[Verdict]] = defaultdict(list)
-        shadow = 0
+        shadow: dict[int, list[Shadowed]] = defaultdict(list)
         m = self.metrics
         for rule in self.registry.by_kind.get(kind, ()):
             started = time.perf_counter()
@@ -78,11 +96,12 @@ class Models:
             m.model_hits.labels(rule.spec.id, str(rule.spec.version), rule.spec.status).inc(
                 len(idx)
             )
-            if not rule.pages:
-                shadow += len(idx)
-                continue
+            status = rule.spec.status
             for i in idx.tolist():
-                per_row[i].append(verdict_of(rule, values[i]))
+                if rule.pages:
+                    per_row[i].append(verdict_of(rule, values[i]))
+                else:
+                    shadow[i].append((status, verdict_of(rule, values[i])))
         for scorer in self.registry.scorers.get(kind, ()):  # LightGBM, on the same matrix
             card, version = scorer.card, str(scorer.card.version)
             started = time.perf_counter()
@@ -92,11 +111,11 @@ class Models:
             if not len(fired.rows):
                 continue
             m.model_hits.labels(card.id, version, card.status).inc(len(fired.rows))
-            if not scorer.pages:
-                shadow += len(fired.rows)
-                continue
             for i, verdict in zip(fired.rows.tolist(), scorer.verdicts(fired), strict=True):
-                per_row[i].append(verdict)
+                if scorer.pages:
+                    per_row[i].append(verdict)
+                else:
+                    shadow[i].append((card.status, verdict))
         return per_row, shadow
 
 
@@ -105,4 +124,4 @@ def verdict_of(rule: Rule, row: Sequence[float]) -> Verdict:
     return Verdict(rule.key, s.version, s.score, s.priority, s.typology, tuple(rule.reasons(row)))
 
 
-__all__ = ["Models", "verdict_of"]
+__all__ = ["Fired", "Models", "Shadowed", "verdict_of"]

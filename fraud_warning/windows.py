@@ -27,7 +27,6 @@ from fraud_warning.windowlang import (
     NumCmp,
     PAnd,
     PNot,
-    POr,
     Pred,
     TextEq,
     WindowError,
@@ -41,7 +40,13 @@ Test = Callable[[Fields], bool]
 Held = dict[str, list[Entry]]
 
 #: The side whose state each trigger kind's windows read.
-KIND_SIDE = {"transfer": "victim", "call": "victim", "sms": "victim", "number": "number"}
+KIND_SIDE = {
+    "transfer": "victim",
+    "call": "victim",
+    "sms": "victim",
+    "number": "number",
+    "number_sms": "number",
+}
 
 _CMP: dict[str, Callable[[Any, Any], bool]] = {
     "lt": operator.lt,

@@ -123,3 +123,30 @@ def test_console_script_runs() -> None:
         [sys.executable, "-m", "fraud_warning", "--help"], capture_output=True, text=True
     )
     assert done.returncode == 0 and "score" in done.stdout
+
+
+def test_score_writes_the_shadow_log_that_evaluate_reads(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    feed = Feed()
+    mass_dialler_scenario(feed, victims=2)
+    # the shipped shadow rule's scenario: a lure SMS from a stranger, then a long VoIP call
+    victim = "+8613900000042"
+    feed.sms(60, "+8617012345678", victim, text="您的账户涉嫌洗钱，请配合调查")
+    feed.call(3000, "+8618800001234", victim, 900, origin="voip_gateway")
+    events = tmp_path / "events.jsonl"
+    feed.write(events)
+    out, shadow = tmp_path / "alerts.jsonl", tmp_path / "shadow.jsonl"
+    args = ["score", str(events), "--out", str(out), "--shadow-out", str(shadow), "--quiet"]
+    assert main(args) == 0
+    records = [json.loads(line) for line in shadow.read_text().splitlines()]
+    assert "lure-sms-then-long-risky-call@1" in {r["model"] for r in records}
+    assert {r["status"] for r in records} <= {"shadow", "experimental"}
+    alerts = [json.loads(line) for line in out.read_text().splitlines()]
+    assert victim not in {a["subscriber"] for a in alerts}  # logged, never paged
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text(json.dumps({"subscriber": victim, "typology": "impersonating_police"}))
+    argv = ["evaluate", "--alerts", str(shadow), "--labels", str(labels), "--json"]
+    capsys.readouterr()
+    assert main([*argv, "--subscribers-count", "100", "--days", "1"]) == 0
+    assert json.loads(capsys.readouterr().out)["victims_alerted"] == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,7 @@ def run(engine: Engine, feed: Feed, batch: int = 10_000) -> Output:
         total.tasks += out.tasks
         total.dead += out.dead
         total.shadow_hits += out.shadow_hits
+        total.shadow += out.shadow
     return total
 
 
@@ -144,6 +146,14 @@ def test_shadow_rule_counts_but_never_pages(tmp_path: Path) -> None:
     feed.transfer(2000, victim, "SAFE-ACCOUNT", 30_000)
     out = run(engine, feed)
     assert out.alerts == [] and out.shadow_hits == 1
+    (record,) = out.shadow  # logged with its evidence, in the shape of a first alert
+    assert record["model"] == "police-impersonation-transfer@1"
+    assert (record["status"], record["kind"], record["subscriber"]) == (
+        "shadow",
+        "transfer",
+        victim,
+    )
+    assert record["emitted_at"] == feed.events[-1]["ts"] and record["reasons"]
     text_metrics = engine.metrics.exposition().decode()
     assert 'model_id="police-impersonation-transfer",status="shadow",version="1"} 1.0' in (
         text_metrics
@@ -170,3 +180,26 @@ def test_expired_state_reads_as_absent_before_any_sweep(registry: Registry) -> N
     engine = Engine(registry, config=EngineConfig(state_retention_s=3600))
     out = run(engine, feed)  # one batch: no sweep ran between the events
     assert [a["models"][0]["id"] for a in out.alerts] == ["police-impersonation-transfer"]
+
+
+def test_a_number_blasting_links_is_flagged_at_its_sms(tmp_path: Path) -> None:
+    shutil.copytree(RULES, tmp_path / "rules")
+    path = tmp_path / "rules" / "number" / "sms-link-blast.yaml"
+    path.write_text(path.read_text().replace("status: shadow", "status: stable"))
+    feed = Feed()
+    blaster = "+8616500001111"
+    for i in range(25):
+        feed.sms(
+            i * 60, blaster, subscriber(100 + i), text="案件通知 https://x.top/a", has_url=True
+        )
+    shipped = run(Engine(load_registry(RULES)), feed)  # shipped as shadow: logged, not paged
+    assert shipped.alerts == [] and {r["model"] for r in shipped.shadow} == {"sms-link-blast@1"}
+    engine = Engine(load_registry(tmp_path / "rules"))
+    out = run(engine, feed)
+    (alert,) = [a for a in out.alerts if a["subscriber"] == blaster]
+    assert alert["typology"] == "fraud_number"
+    assert [m["id"] for m in alert["models"]] == ["sms-link-blast"]
+    assert (
+        "texted links to 20 different subscribers in the last hour" in alert["models"][0]["reasons"]
+    )
+    assert blaster in engine.store.flags  # the victim side reads the flag from here on

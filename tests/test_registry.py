@@ -209,3 +209,15 @@ def test_a_row_the_gate_drops_fires_no_rule(
     for row in np.array(rows).tolist():
         if any(row[index] < bound for index, bound in gate):
             assert not any(rule.matches(row) for rule in rules), (gate, row)
+
+
+def test_a_deprecated_rule_warns_at_load_and_never_runs(tmp_path: Path) -> None:
+    text = (SHIPPED_RULES / "victim" / "police-impersonation-transfer.yaml").read_text()
+    (tmp_path / "old.yaml").write_text(text.replace("status: stable", "status: deprecated"))
+    warnings: list[str] = []
+    registry = load_registry(tmp_path, warn=warnings.append)
+    assert warnings == [
+        f"{tmp_path / 'old.yaml'}: rule police-impersonation-transfer@1 is deprecated: "
+        "loaded, never run"
+    ]
+    assert len(registry) == 1 and registry.by_kind["transfer"] == ()

@@ -244,7 +244,7 @@ async def _build_worker(
     )
     for topic, n in worker.topic_partitions().items():
         await ensure_topic(servers, topic, n)
-    for topic in (topics.alerts, topics.dispatch, topics.dead_letter):
+    for topic in (topics.alerts, topics.dispatch, topics.dead_letter, topics.shadow):
         await ensure_topic(servers, topic, args.partitions)
     if checkpoints is None:
         log.warning(

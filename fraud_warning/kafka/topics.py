@@ -33,22 +33,26 @@ SCHEMES = ("kafka", "fwkafka", "aiokafka")
 
 @dataclass(frozen=True)
 class Topics:
-    """The four topics of the wire contract (names overridable per deployment)."""
+    """The four topics of the wire contract (names overridable per deployment), and the
+    shadow log: what shadow and experimental models fired on, never paged."""
 
     events: str = "fw.events"
     alerts: str = "fw.alerts"
     dispatch: str = "fw.dispatch"
     dead_letter: str = "fw.dead-letter"
+    shadow: str = "fw.shadow"
 
     @classmethod
     def from_env(cls) -> Topics:
-        """`FW_EVENTS_TOPIC`, `FW_ALERTS_TOPIC`, `FW_DISPATCH_TOPIC`, `FW_DEAD_LETTER_TOPIC`."""
+        """`FW_EVENTS_TOPIC`, `FW_ALERTS_TOPIC`, `FW_DISPATCH_TOPIC`, `FW_DEAD_LETTER_TOPIC`,
+        `FW_SHADOW_TOPIC`."""
         d = cls()
         return cls(
             events=env("events_topic", d.events) or d.events,
             alerts=env("alerts_topic", d.alerts) or d.alerts,
             dispatch=env("dispatch_topic", d.dispatch) or d.dispatch,
             dead_letter=env("dead_letter_topic", d.dead_letter) or d.dead_letter,
+            shadow=env("shadow_topic", d.shadow) or d.shadow,
         )
 
 
@@ -64,7 +68,8 @@ def partitions_from_env() -> int:
 
 
 def add_topic_flags(p: argparse.ArgumentParser) -> None:
-    """`--events-topic --alerts-topic --dispatch-topic --dead-letter-topic` (for the worker)."""
+    """`--events-topic --alerts-topic --dispatch-topic --dead-letter-topic --shadow-topic`
+    (for the worker)."""
     d = Topics.from_env()
     g = p.add_argument_group("topics")
     g.add_argument("--events-topic", default=d.events, help="input [FW_EVENTS_TOPIC; fw.events]")
@@ -73,10 +78,19 @@ def add_topic_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--dead-letter-topic", default=d.dead_letter, help="[FW_DEAD_LETTER_TOPIC; fw.dead-letter]"
     )
+    g.add_argument(
+        "--shadow-topic", default=d.shadow, help="the shadow log [FW_SHADOW_TOPIC; fw.shadow]"
+    )
 
 
 def topics_from_args(args: argparse.Namespace) -> Topics:
-    return Topics(args.events_topic, args.alerts_topic, args.dispatch_topic, args.dead_letter_topic)
+    return Topics(
+        args.events_topic,
+        args.alerts_topic,
+        args.dispatch_topic,
+        args.dead_letter_topic,
+        args.shadow_topic,
+    )
 
 
 def bootstrap_servers(url: str) -> list[str]:

@@ -31,7 +31,7 @@ from fraud_warning.decode import Decoder
 from fraud_warning.embedded import read_batches
 from fraud_warning.engine import Engine, Output, wanted_kinds
 from fraud_warning.evaluate import load_jsonl
-from fraud_warning.features import CATALOGUE
+from fraud_warning.features import CATALOGUE, NUMBER_KINDS
 from fraud_warning.join import Joiner
 from fraud_warning.refdata import load_refdata
 from fraud_warning.registry import load_registry
@@ -68,7 +68,10 @@ class _Recorder(Engine):
 
     def _evaluate(self, kind: str, rows: list[Any], values: list[list[float]], out: Output) -> Any:
         if kind == self.kind:
-            self.captured.extend(zip(rows, values, strict=True))
+            # scorers read the catalogue; rules' window columns come after it
+            width = len(CATALOGUE[kind])
+            pairs = zip(rows, values, strict=True)
+            self.captured.extend((row, value[:width]) for row, value in pairs)
         return []
 
 
@@ -107,7 +110,7 @@ def replay_feed(directory: Path, kind: str, rules: Path | None) -> FeedRows:
     for path in (events, labels):
         if not path.is_file():
             raise FeedError(f"{path}: not found (a feed directory from `feed generate`)")
-    if kind == "number":
+    if kind in NUMBER_KINDS:
         raise FeedError("number-side scorers are not trained from a feed yet")
     meta: dict[str, Any] = {}
     if (directory / "meta.json").is_file():
@@ -121,7 +124,7 @@ def replay_feed(directory: Path, kind: str, rules: Path | None) -> FeedRows:
     engine = _Recorder(registry, refdata)
     engine.kind, engine.captured = kind, []
     wanted = {**wanted_kinds(registry), kind: float("-inf")}
-    engine.joiner = Joiner(engine.store, engine.refdata, wanted)
+    engine.joiner = Joiner(engine.store, engine.refdata, wanted, None, registry.windows)
     decoder = Decoder(str(events))
     for batch in read_batches(events, 5000):
         good, _bad = decoder.decode_lines(batch)

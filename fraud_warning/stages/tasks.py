@@ -162,7 +162,7 @@ class NumberTask(_Task):
                 self._call(ev, t, sends, out)
             elif isinstance(ev, Sms):
                 counts["sms"] += 1
-                fanout, flagged = self.side.sms(ev, t)
+                (fanout, flagged), row = self.side.sms(ev, t)
                 eid, sender, receiver = ev.event_id, ev.sender, ev.receiver
                 sends.append((VICTIM, sender, SmsSent(eid, t, sender, receiver, ev.sender_cell)))
                 text = ev.text if self.ctx.sides.windows.reads_sms_text else None
@@ -170,6 +170,8 @@ class NumberTask(_Task):
                     eid, t, offset_s(ev.ts), sender, receiver, ev.has_url, fanout, flagged, text
                 )
                 sends.append((VICTIM, receiver, received))
+                if row is not None:
+                    self._number_rules(ev, sender, t, row, "number_sms", sends, out)
             else:
                 counts["transfer"] += 1
                 paid = Paid(
@@ -206,16 +208,30 @@ class NumberTask(_Task):
             flagged,
         )
         sends.append((VICTIM, callee, received))
-        if row is None:
+        if row is not None:
+            self._number_rules(ev, caller, t, row, "number", sends, out)
+
+    def _number_rules(
+        self,
+        ev: Call | Sms,
+        number: str,
+        t: float,
+        row: list[float],
+        kind: str,
+        sends: list[Send],
+        out: Output,
+    ) -> None:
+        """The number's rules on one of its calls or SMS; a page flags it everywhere."""
+        fired = self.models.number(row, kind)
+        if fired.shadow:
+            out.add_shadow(kind, number, Trigger.of(ev, t), fired.shadow)
+        if not fired.pages:
             return
-        fired = self.models.number(row)
-        if not fired:
-            return
-        state = self.store.numbers.get(ev.caller, t)
+        state = self.store.numbers.get(number, t)
         if state is not None and not state.flagged(t):
             state.flagged_at = t
-            sends.append((VICTIM, None, Flag(ev.event_id, t, ev.caller)))
-        self.alerter.emit(ev.caller, Trigger.of(ev, t), self.mark, None, fired, out)
+            sends.append((VICTIM, None, Flag(ev.event_id, t, number)))
+        self.alerter.emit(number, Trigger.of(ev, t), self.mark, None, fired.pages, out)
 
     def advance(self, ts: float) -> list[Send]:
         """A promise from the input partition (a replay's or an idle tick's): no event
@@ -396,7 +412,10 @@ def _verdicts(
     """Run the kind's models over the rows; each row that fired goes to its subscriber's
     incident."""
     per_row, shadow = models.evaluate(kind, values)
-    out.shadow_hits += shadow
+    for i in sorted(shadow):
+        at = pending[i]
+        trigger = Trigger(at.event_id, at.t, event_time(at.t, at.tz), at.money)
+        out.add_shadow(kind, at.subscriber, trigger, shadow[i])
     sends: list[Send] = []
     for i in sorted(per_row):
         at = pending[i]

@@ -34,12 +34,13 @@ def registry() -> Registry:
     return load_registry(ROOT / "rules", ROOT / "models")
 
 
-def embedded_alerts(feed_dir: Path, registry: Registry) -> list[str]:
+def embedded_alerts(feed_dir: Path, registry: Registry, log: str = "alerts") -> list[str]:
+    """The embedded engine's alerts (or its shadow log) for the feed, canonical."""
     lines = (feed_dir / "events.jsonl").read_bytes().splitlines()
     good, _ = Decoder().decode_lines(enumerate(lines))
     refdata = load_refdata(feed_dir / "cells.csv", None, feed_dir / "subscribers.csv")
-    alerts = Engine(registry, refdata).process(good).alerts
-    return sorted(json.dumps(a, sort_keys=True) for a in alerts)
+    out = Engine(registry, refdata).process(good)
+    return sorted(json.dumps(a, sort_keys=True) for a in getattr(out, log))
 
 
 async def run_worker(
@@ -49,13 +50,16 @@ async def run_worker(
     refs: Path,
     registry: Registry,
     name: str,
+    shadow: list[Any] | None = None,
     **replay_kw: Any,
 ) -> tuple[Worker, list[Any], list[Any]]:
+    """Replay through a worker; the shadow log's records go to `shadow` when given."""
     topics = Topics(
         events=f"{name}.events",
         alerts=f"{name}.alerts",
         dispatch=f"{name}.dispatch",
         dead_letter=f"{name}.dead",
+        shadow=f"{name}.shadow",
     )
     refdata = load_refdata(refs / "cells.csv", None, refs / "subscribers.csv")
     ctx = Context(
@@ -65,7 +69,7 @@ async def run_worker(
     worker = Worker(app, ctx, topics, WorkerConfig(stage_prefix=f"{name}.stage."))
     for topic, n in worker.topic_partitions().items():
         await ensure_topic([broker.bootstrap], topic, n)
-    for topic in (topics.alerts, topics.dead_letter):
+    for topic in (topics.alerts, topics.dead_letter, topics.shadow):
         await ensure_topic([broker.bootstrap], topic, 1)
     await app.start()
     try:
@@ -89,6 +93,8 @@ async def run_worker(
         await app.stop()
     alerts = await consume_all(broker.bootstrap, topics.alerts, worker.alerts_sent)
     dead = await consume_all(broker.bootstrap, topics.dead_letter, worker.dead_sent)
+    if shadow is not None:
+        shadow += await consume_all(broker.bootstrap, topics.shadow, worker.shadow_sent)
     return worker, alerts, dead
 
 
@@ -101,12 +107,17 @@ def test_replayed_feed_gives_the_embedded_alerts_once(
 ) -> None:
     expected = embedded_alerts(feed_dir, registry)
     assert len(expected) >= 10  # a feed where nothing fires would prove nothing
+    shadow: list[Any] = []
+    events = feed_dir / "events.jsonl"
     _, records, _ = asyncio.run(
-        run_worker(broker, faust_app, feed_dir / "events.jsonl", feed_dir, registry, "eq", batch=50)
+        run_worker(broker, faust_app, events, feed_dir, registry, "eq", shadow, batch=50)
     )
     got = sorted(json.dumps(orjson.loads(r.value), sort_keys=True) for r in records)
     assert got == expected
     assert all(r.key == orjson.loads(r.value)["alert_id"].encode() for r in records)
+    # what the shadow and experimental models fired on reaches fw.shadow, as embedded
+    logged = sorted(json.dumps(orjson.loads(r.value), sort_keys=True) for r in shadow)
+    assert logged == embedded_alerts(feed_dir, registry, "shadow") and logged
 
 
 def test_bad_records_land_in_the_dead_letter_topic_with_their_reason(

@@ -65,6 +65,21 @@ condition: short_callees_10m >= 12 or link_sms_1h >= 30
 score: 0.7
 reasons: ["{short_callees_10m:.0f} short calls to distinct subscribers in 10 min"]
 """,
+    "number/link-blast-30m.yaml": """\
+id: t-link-blast-30m
+version: 1
+title: links to many in half an hour
+typology: fraud_number
+status: stable
+priority: P2
+owner: t
+on: number_sms
+features:
+  link_receivers_30m: distinct(sms.receiver, within=30m, where=sms.has_url)
+condition: link_receivers_30m >= 8
+score: 0.7
+reasons: ["{link_receivers_30m:.0f} receivers"]
+""",
     "victim/new-payees-1h.yaml": """\
 id: t-new-payees-1h
 version: 1
@@ -112,5 +127,5 @@ def windowed(
     registry = load_registry(rules)
     alerts = canonical(Engine(registry, refdata).process(events).alerts)
     fired = {m["id"] for a in map(json.loads, alerts) for m in a["models"]}  # type: ignore[index]
-    assert {"t-short-fanout-10m", "t-new-payees-1h", "t-lure-call"} <= fired
+    assert {"t-short-fanout-10m", "t-link-blast-30m", "t-new-payees-1h", "t-lure-call"} <= fired
     return registry, alerts

@@ -9,6 +9,7 @@ import random
 import pytest
 
 from fraud_warning.decode import Decoded
+from fraud_warning.engine import Engine
 from fraud_warning.refdata import RefData
 from fraud_warning.registry import Registry
 from fraud_warning.stages.local import LocalPipeline
@@ -41,7 +42,11 @@ def test_window_features_cross_stages_as_the_embedded_engine_reads_them(
 ) -> None:
     events, _, refdata = city
     registry, want = windowed
+    shadow = canonical(Engine(registry, refdata).process(events).shadow)
+    assert len(shadow) > 20  # the shipped shadow and experimental rules fired
     counts = {"N": 2, "V": 3, "P": 2, "A": 2}
     pipe = LocalPipeline(Context(registry, refdata, partitions=counts), random.Random(5))
     pipe.ingest(events, batch=211)
-    assert canonical(pipe.finish().alerts) == want
+    out = pipe.finish()
+    assert canonical(out.alerts) == want
+    assert canonical(out.shadow) == shadow  # the shadow log too, whatever the stage
