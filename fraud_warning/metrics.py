@@ -118,8 +118,41 @@ class Metrics:
             registry=r,
         )
 
+        self._checkpoints: CheckpointMetrics | None = None
+
+    @property
+    def checkpoints(self) -> CheckpointMetrics:
+        """The checkpoint metrics, registered on first use: only a runner that checkpoints
+        (the worker with `--state-redis`) exposes them; in `score` they would only ever
+        read zero."""
+        if self._checkpoints is None:
+            self._checkpoints = CheckpointMetrics(self.registry)
+        return self._checkpoints
+
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
 
 
-__all__ = ["LATENCY_BUCKETS", "Metrics"]
+class CheckpointMetrics:
+    """Task checkpoints in the state Redis (the distributed worker)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        # rising: the state Redis is unreachable or refusing writes. Processing and alerts
+        # go on, but a crash now re-reads everything since the last good checkpoint.
+        # operation="write" (one stage's checkpoint) | "restore" (loading a task)
+        self.failures = Counter(
+            "fraud_warning_checkpoint_failures",
+            "Checkpoint writes and task restores that failed (state Redis unreachable)",
+            ["operation"],
+            registry=registry,
+        )
+        # alert on time() minus this: checkpoints stopped landing (a hung Redis fails
+        # slowly, so the failure counter alone can stay flat for a while)
+        self.last_success = Gauge(
+            "fraud_warning_checkpoint_last_success_timestamp_seconds",
+            "Unix time of the last checkpoint written to the state Redis",
+            registry=registry,
+        )
+
+
+__all__ = ["LATENCY_BUCKETS", "CheckpointMetrics", "Metrics"]

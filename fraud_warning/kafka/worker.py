@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -64,6 +66,11 @@ STAGE_TOPIC = {VICTIM: "victim", PAYEE: "payee", ALERT: "alert"}
 _encode = msgspec.json.Encoder().encode
 _decode_envelope = msgspec.json.Decoder(Envelope).decode
 PARTITION_CACHE = 1_000_000  # keys whose partition is remembered, per stage
+FAILURE_LOG_EVERY_S = 30.0  # a streak of checkpoint failures is logged this often
+COMMIT_TIMEOUT_S = 10.0  # an offset commit waited for this long at most
+STOP_GRACE_S = 5.0  # after the broker lost its topics, an orderly stop gets this long
+EXIT_BROKER_LOST = 3  # exit status then (a supervisor restarts the worker)
+RETRY_AFTER_FAILURE_S = 1.0  # while checkpoints fail, rounds are tried at most this often
 
 
 @dataclass(frozen=True)
@@ -104,6 +111,16 @@ class Worker:
         # between micro-batches, with everything it sent acknowledged
         self.locks = {stage: asyncio.Lock() for stage in STAGES}
         self.checkpointed = 0
+        # one round at a time (the timer and a rebalance both start rounds): an older
+        # snapshot must never land after a newer one whose offsets were committed
+        self._checkpointing = asyncio.Lock()
+        self._failing_since: float | None = None  # a streak of failed checkpoint writes
+        self._failures = 0
+        self._failure_logged = self._failed_at = 0.0
+        if checkpoints is not None:
+            cm = ctx.metrics.checkpoints
+            for operation in ("write", "restore"):
+                cm.failures.labels(operation)  # exposed at 0 before the first failure
         self.topics = topics
         self.config = config or WorkerConfig()
         self.breaker = Breaker(self.config.breaker)
@@ -119,12 +136,14 @@ class Worker:
         }
         self.alerts_topic = app.topic(topics.alerts, value_serializer="raw", key_serializer="raw")
         self.dead_topic = app.topic(topics.dead_letter, value_serializer="raw")
+        self.shadow_topic = app.topic(topics.shadow, value_serializer="raw", key_serializer="raw")
         self.dispatch_topic = app.topic(
             topics.dispatch, value_serializer="raw", key_serializer="raw"
         )
         self.topic_stage = {self.input_topic(stage): stage for stage in STAGES}
         self.alerts_sent = 0
         self.dead_sent = 0
+        self.shadow_sent = 0
         # stage -> key -> partition: murmur2 in Python costs µs and keys repeat a lot
         self._partition_of: dict[str, dict[str, int]] = {stage: {} for stage in STAGE_TOPIC}
         self._register()
@@ -173,6 +192,9 @@ class Worker:
                     await self._send(sends, out)
 
         async def checkpoint() -> None:
+            failing = self._failing_since is not None
+            if failing and time.monotonic() - self._failed_at < RETRY_AFTER_FAILURE_S:
+                return  # Redis is failing: a round every tick would only flood the log
             await self.checkpoint()
 
         async def lag() -> None:
@@ -211,7 +233,7 @@ class Worker:
         out = Output()
         sends: list[tuple[Task, list[Send]]] = []
         for partition, events in by_partition.items():
-            task: Any = self.task(stage, partition)
+            task: Any = await self.task(stage, partition)
             positions = task.positions
             for event in events:
                 offset = event.message.offset
@@ -231,7 +253,7 @@ class Worker:
         sends: list[tuple[Task, list[Send]]] = []
         first_dead = 0
         for partition, events in by_partition.items():
-            task = self.task(NUMBER, partition)
+            task = await self.task(NUMBER, partition)
             assert isinstance(task, NumberTask)
             decoder = self.decoders.setdefault(
                 partition, Decoder(f"{self.topics.events}:{partition}")
@@ -325,41 +347,104 @@ class Worker:
 
     # -- checkpoints -------------------------------------------------------------------
 
-    async def checkpoint(self, only: set[tuple[str, int]] | None = None) -> None:
-        """Snapshot the tasks (all, or `only` these) and commit the offsets they cover."""
+    async def checkpoint(
+        self, only: set[tuple[str, int]] | None = None, *, commit: bool = True
+    ) -> None:
+        """Snapshot the tasks (all, or `only` these) and commit the offsets they cover.
+
+        A stage is held only while its tasks are copied; the write to Redis runs while it
+        goes on processing, so an unreachable or slow Redis delays checkpoints, never
+        alerts. A failed write is logged (once per streak, then every half minute),
+        counted in `fraud_warning_checkpoint_failures_total` and retried next round;
+        nothing is committed past the last good checkpoint meanwhile."""
         if self.checkpoints is None:
             return
-        for stage in STAGES:
-            async with self.locks[stage]:
-                tasks = [
-                    t
-                    for key, t in self.tasks.items()
-                    if key[0] == stage and (only is None or key in only)
-                ]
-                if not tasks:
-                    continue
+        checkpoints = self.checkpoints
+        written: list[tuple[str, dict[int, int]]] = []
+        async with self._checkpointing:
+            for stage in STAGES:
+                async with self.locks[stage]:
+                    tasks = [
+                        t
+                        for key, t in self.tasks.items()
+                        if key[0] == stage and (only is None or key in only)
+                    ]
+                    if not tasks:
+                        continue
+                    # the offsets are the snapshot's: the tasks move on during the write
+                    covered = {t.partition: t.positions.offset for t in tasks}
+                    snapshots = await asyncio.to_thread(checkpoints.dump, tasks)
                 try:
-                    await asyncio.to_thread(self.checkpoints.save, tasks)
+                    await asyncio.to_thread(checkpoints.write, snapshots)
                 except Exception as exc:  # Redis away, or the process stopping
                     # nothing is committed past the last good checkpoint: after a restart
                     # the input since then is read again, and what is re-sent dropped
-                    log.warning("checkpoint of stage %s failed: %s", stage, exc)
+                    self._checkpoint_failed(stage, exc)
                     continue
-                self.checkpointed += 1
-                await self._commit(stage, tasks)
+                self._checkpoint_written()
+                written.append((stage, covered))
+        # outside the round: a commit can hang (broker away) and must not hold up the next
+        # round's writes; one landing after a newer one only means more re-reading
+        for stage, covered in written if commit else ():
+            await self._commit(stage, covered)
 
-    async def _commit(self, stage: str, tasks: list[Task]) -> None:
+    def _checkpoint_failed(self, stage: str, exc: Exception) -> None:
+        self.ctx.metrics.checkpoints.failures.labels("write").inc()
+        now = self._failed_at = time.monotonic()
+        self._failures += 1
+        if self._failing_since is None:
+            self._failing_since = self._failure_logged = now
+            log.warning(
+                "checkpoint of stage %s failed (%s): still processing and alerting; "
+                "nothing is committed until a checkpoint lands, so a crash now re-reads "
+                "the input since the last one",
+                stage,
+                _reason(exc),
+            )
+        elif now - self._failure_logged >= FAILURE_LOG_EVERY_S:
+            self._failure_logged = now
+            log.warning(
+                "checkpoints failing for %.0f s (%d failed writes; last: %s); still "
+                "processing and alerting",
+                now - self._failing_since,
+                self._failures,
+                _reason(exc),
+            )
+
+    def _checkpoint_written(self) -> None:
+        self.checkpointed += 1
+        self.ctx.metrics.checkpoints.last_success.set(time.time())
+        if self._failing_since is not None:
+            log.warning(
+                "checkpoints written again after %.0f s and %d failed writes",
+                time.monotonic() - self._failing_since,
+                self._failures,
+            )
+            self._failing_since = None
+            self._failures = 0
+
+    async def _commit(self, stage: str, covered: dict[int, int]) -> None:
+        """Commit, per partition of the stage's input, the offset after the last one the
+        written snapshot covers."""
         from faust.types import TP
 
         name = self.input_topic(stage)
-        offsets = {
-            TP(name, t.partition): t.positions.offset + 1 for t in tasks if t.positions.offset >= 0
-        }
+        offsets = {TP(name, p): offset + 1 for p, offset in covered.items() if offset >= 0}
         if not offsets:
             return
         try:
-            # Faust's acking is off for these topics; its consumer thread commits for us
-            await self.app.consumer._thread.commit(offsets)
+            # Faust's acking is off for these topics; its consumer thread commits for us.
+            # Bounded: the client retries a commit for ever while the broker is away or
+            # lacks the topic, and a round waiting on it would hold every later one
+            commit = self.app.consumer._thread.commit(offsets)
+            await asyncio.wait_for(commit, COMMIT_TIMEOUT_S)
+        except TimeoutError:
+            log.warning(
+                "offset commit to %s not done in %.0f s (broker away?): restart re-reads "
+                "more input",
+                name,
+                COMMIT_TIMEOUT_S,
+            )
         except Exception as exc:  # a failed commit costs re-reading, never correctness
             log.warning("offset commit failed (%s): restart re-reads more input", exc)
 
@@ -374,31 +459,131 @@ class Worker:
         gone = keys & set(self.tasks)
         if not gone:
             return
+        lost = await self._lost_topics()
+        if lost:
+            await self._broker_lost_its_log(lost)
+            return
         await self.checkpoint(gone)
         for key in gone:
             async with self.locks[key[0]]:
                 self.tasks.pop(key, None)
 
+    async def _lost_topics(self) -> list[str]:
+        """Input topics of this worker's stages that the broker no longer has. Asked on
+        a rebalance, which is what a broker coming back from a restart causes."""
+        wanted = set(self.topic_stage)
+        try:
+            thread = self.app.consumer._thread
+            consumer = thread._ensure_consumer()
+            # a listing of every topic: asking for these by name would auto-create them
+            present = await asyncio.wait_for(thread.call_thread(consumer.topics), 10)
+        except Exception as exc:  # broker still away: the rebalance goes on as before
+            log.warning("could not list the broker's topics (%s)", _reason(exc))
+            return []
+        return sorted(wanted - set(present))
+
+    async def _broker_lost_its_log(self, lost: list[str]) -> None:
+        """The broker came back without topics this worker reads (a broker that keeps no
+        data, like tansu, restarted; or the topics were deleted). Offsets now point into
+        logs that are gone, and a commit to a missing topic is retried by the client for
+        ever, so: state checkpointed without offsets, then stop. The restarted worker
+        re-creates its topics, restores the state and reads the new logs from their start
+        (see :meth:`_restored`)."""
+        log.critical(
+            "the broker has lost topic(s) %s (restarted without its data, or deleted): "
+            "stopping; task state is checkpointed without offsets, and a restarted worker "
+            "re-creates the topics and reads the new logs from their start with that state",
+            ", ".join(lost),
+        )
+        try:
+            await asyncio.wait_for(self.checkpoint(commit=False), STOP_GRACE_S * 4)
+        except TimeoutError:
+            log.critical("the last checkpoint did not finish: a restart resumes from an older one")
+        self.tasks.clear()
+        # Faust's stop waits for its consumer thread, which may be retrying a commit to a
+        # lost topic for ever (aiokafka treats UnknownTopicOrPartition as retriable): if
+        # the orderly stop has not ended the process in time, it ends here. Nothing is
+        # lost by that: the state is in Redis and no offset was committed.
+        watchdog = threading.Timer(STOP_GRACE_S, _exit_now, args=(EXIT_BROKER_LOST,))
+        watchdog.daemon = True
+        watchdog.start()
+        await self.app.crash(RuntimeError(f"the broker has lost topic(s) {', '.join(lost)}"))
+
+    async def _new_log(self, task: Task) -> bool:
+        """Whether the task's input partition ends at or before the offset its checkpoint
+        covers: then it is not the log the checkpoint was read from (the broker lost it),
+        and skipping "covered" offsets would skip new input."""
+        from faust.types import TP
+
+        tp = TP(self.input_topic(task.stage), task.partition)
+        try:
+            thread = self.app.consumer._thread
+            ends = await asyncio.wait_for(thread.highwaters(tp), 10)
+        except Exception as exc:  # unknown: keep the checkpoint's offset, as before
+            log.warning("no end offset for %s:%d (%s)", tp.topic, tp.partition, _reason(exc))
+            return False
+        end = ends.get(tp)
+        return end is not None and end <= task.positions.offset
+
     # -- tasks and sends ---------------------------------------------------------------
 
-    def task(self, stage: str, partition: int) -> Task:
+    async def task(self, stage: str, partition: int) -> Task:
         key = (stage, partition)
         task = self.tasks.get(key)
         if task is None:
-            task = self._restored(stage, partition) or TASKS[stage](self.ctx, partition)
+            task = await self._restored(stage, partition) or TASKS[stage](self.ctx, partition)
             self.tasks[key] = task
         return task
 
-    def _restored(self, stage: str, partition: int) -> Task | None:
+    async def _restored(self, stage: str, partition: int) -> Task | None:
         if self.checkpoints is None:
             return None
-        task = self.checkpoints.load(self.ctx, f"{stage}{partition}")
+        name = f"{stage}{partition}"
+        task = await self._load(name)
         if task is not None:
             merger = getattr(task, "merger", None)
             if merger is not None:
                 merger.hear_all(time.monotonic())  # silence is measured from now
             log.info("task %s restored at offset %d", task.name, task.positions.offset)
+            if task.positions.offset >= 0 and await self._new_log(task):
+                log.warning(
+                    "task %s: its input partition ends before the checkpoint's offset %d, "
+                    "so the broker's log is new (it lost the old one); reading it from its "
+                    "start with the checkpointed state",
+                    task.name,
+                    task.positions.offset,
+                )
+                task.positions.offset = -1
         return task
+
+    async def _load(self, name: str) -> Task | None:
+        """The task's snapshot, waiting for the state Redis when it is unreachable.
+
+        Starting empty instead would lose the task's state for good (its input up to the
+        committed offset is not read again), so the stage waits: its input stays in the
+        topic, and it goes on once Redis answers. A snapshot that does not load (a bad
+        format) is raised, not waited on."""
+        import redis
+
+        assert self.checkpoints is not None
+        delay, since, logged = 0.2, time.monotonic(), -FAILURE_LOG_EVERY_S
+        while True:
+            try:
+                return await asyncio.to_thread(self.checkpoints.load, self.ctx, name)
+            except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+                self.ctx.metrics.checkpoints.failures.labels("restore").inc()
+                now = time.monotonic()
+                if now - logged >= FAILURE_LOG_EVERY_S:
+                    logged = now
+                    log.warning(
+                        "task %s waits for the state Redis to restore it (%.0f s so far: "
+                        "%s); its stage holds its input meanwhile",
+                        name,
+                        now - since,
+                        _reason(exc),
+                    )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
     async def _send(self, sends: list[tuple[Task, list[Send]]], out: Output) -> None:
         """Send what the tasks made. If that does not finish (the worker stopping, a
@@ -452,8 +637,14 @@ class Worker:
             )
         for dead in out.dead:
             futures.append(await self.dead_topic.send(value=orjson.dumps(dead.to_dict())))
+        for logged in out.shadow:
+            value = orjson.dumps(logged)
+            futures.append(
+                await self.shadow_topic.send(key=logged["alert_id"].encode(), value=value)
+            )
         self.alerts_sent += len(out.alerts)
         self.dead_sent += len(out.dead)
+        self.shadow_sent += len(out.shadow)
         tasks = list(out.tasks)
         if out.alerts and self.on_alerts is not None:
             # the desk dispatches (units are one pool for the city, not per partition)
@@ -480,6 +671,17 @@ def _pieces(records: list[Record]) -> list[list[Record]]:
     for i in range(0, len(records), step):
         out.extend(_pieces(records[i : i + step]))
     return out
+
+
+def _exit_now(code: int) -> None:
+    log.critical("the worker did not stop in %.0f s; exiting with status %d", STOP_GRACE_S, code)
+    logging.shutdown()
+    os._exit(code)
+
+
+def _reason(exc: BaseException) -> str:
+    """The first line of an error, for a log line (Redis errors carry no personal data)."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def _header(event: Any, name: str) -> bytes | None:

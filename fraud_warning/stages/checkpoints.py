@@ -2,6 +2,10 @@
 
 Key: `{prefix}:checkpoint:{group}:{task}` (task: "V3"). A round writes every snapshot
 of a stage in one MULTI/EXEC, so a crash mid-round leaves the previous round whole.
+
+A round is two steps so that the worker holds a stage only while its tasks are copied:
+:meth:`Checkpoints.dump` (between micro-batches, CPU only) and :meth:`Checkpoints.write`
+(network, while the stage goes on processing).
 """
 
 from __future__ import annotations
@@ -12,24 +16,42 @@ from typing import Any
 from fraud_warning.stages import snapshot
 from fraud_warning.stages.tasks import Context, Task
 
+# A failed write is retried by the next round (every few seconds) anyway, so the client
+# gives up quickly: redis-py's default, 10 retries, kept a round (and, before writes left
+# the stage lock, the stage itself) waiting for minutes on an unreachable Redis.
+RETRIES = 1
+
 
 class Checkpoints:
     def __init__(self, client: Any, prefix: str, group: str) -> None:
         self.client = client
         self.base = f"{prefix}:checkpoint:{group}:"
         self.written_bytes = 0
+        set_retry = getattr(client, "set_retry", None)
+        if set_retry is not None:  # a redis-py client (tests may pass a stand-in)
+            from redis.backoff import ExponentialBackoff
+            from redis.retry import Retry
 
-    def save(self, tasks: Iterable[Task]) -> int:
-        """Write the tasks' snapshots (with their positions) atomically; returns bytes."""
+            set_retry(Retry(ExponentialBackoff(cap=0.5, base=0.05), RETRIES))
+
+    def dump(self, tasks: Iterable[Task]) -> dict[str, bytes]:
+        """The tasks' snapshots (with their positions), by task name, ready to write."""
+        return {task.name: snapshot.dump(task) for task in tasks}
+
+    def write(self, snapshots: dict[str, bytes]) -> int:
+        """Write snapshots from :meth:`dump` atomically; returns bytes."""
         pipe = self.client.pipeline(transaction=True)
         size = 0
-        for task in tasks:
-            data = snapshot.dump(task)
+        for name, data in snapshots.items():
             size += len(data)
-            pipe.set(self.base + task.name, data)
+            pipe.set(self.base + name, data)
         pipe.execute()
         self.written_bytes += size
         return size
+
+    def save(self, tasks: Iterable[Task]) -> int:
+        """Write the tasks' snapshots (with their positions) atomically; returns bytes."""
+        return self.write(self.dump(tasks))
 
     def load(self, ctx: Context, name: str) -> Task | None:
         """The task saved under `name` ("N0"), or None when there is none."""

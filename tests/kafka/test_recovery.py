@@ -26,7 +26,7 @@ from fraud_warning.kafka.replay import replay
 from fraud_warning.registry import load_registry
 from fraud_warning.stages.checkpoints import Checkpoints
 
-from .helpers import consume_all
+from .helpers import consume_all, wait_for
 from .test_worker import ROOT, embedded_alerts
 from .test_worker_cli import start_worker
 
@@ -132,15 +132,6 @@ def our_tracebacks(log: Path) -> list[str]:
     worker stops mid-send; the worker then drops those tasks, see Worker._send.)"""
     blocks = log.read_text(errors="replace").split("Traceback (most recent call last):")[1:]
     return [b for b in blocks if "/fraud_warning/" in b.split("\n[", 1)[0]]
-
-
-def wait_for(log: Path, text: str, timeout_s: float = 30) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if text in log.read_text(errors="replace"):
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def test_a_second_worker_joins_and_leaves(

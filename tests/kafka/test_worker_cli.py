@@ -19,14 +19,18 @@ from fraud_warning.kafka.broker import Tansu, free_port
 from fraud_warning.kafka.replay import replay
 from fraud_warning.registry import load_registry
 
-from .helpers import consume_all
+from .helpers import consume_all, wait_for
 from .test_worker import ROOT, embedded_alerts
 
 
 def start_worker(
-    broker: Tansu, feed_dir: Path, name: str, *extra: str, log: Path | None = None
+    broker: Tansu, feed_dir: Path, name: str, *extra: str, log: Path
 ) -> subprocess.Popen[bytes]:
-    """A worker process; its stderr is piped, or written to `log` to be read while it runs."""
+    """A worker process logging to `log`, once it is ready: its partitions are assigned.
+
+    Waiting for that, not a fixed sleep: on tansu, records produced before a new group's
+    first assignment can be skipped (its offset answers are wrong after batched produce),
+    and a slow start used to lose the whole replay."""
     argv = [
         sys.executable, "-m", "fraud_warning", "worker", "--broker", broker.url,
         "--partitions", "3", "--group", name, "--stage-prefix", f"{name}.stage.",
@@ -34,19 +38,23 @@ def start_worker(
         "--dispatch-topic", f"{name}.dispatch", "--dead-letter-topic", f"{name}.dead",
         "--rules", str(ROOT / "rules"), "--models", str(ROOT / "models"),
         "--cells", str(feed_dir / "cells.csv"), "--subscribers", str(feed_dir / "subscribers.csv"),
-        "--session-timeout", "3", "--idle", "0", *extra,
+        "--session-timeout", "3", "--idle", "0", "--log-level", "info", *extra,
     ]  # fmt: skip
-    err = log.open("wb") if log is not None else subprocess.PIPE
-    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err)
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=log.open("wb"))
+    if not wait_for(log, "Worker ready"):
+        proc.kill()
+        raise AssertionError(log.read_text(errors="replace")[-3000:])
+    return proc
 
 
-def test_worker_process_alerts_equal_the_embedded_engine(broker: Tansu, feed_dir: Path) -> None:
+def test_worker_process_alerts_equal_the_embedded_engine(
+    broker: Tansu, feed_dir: Path, tmp_path: Path
+) -> None:
     expected = embedded_alerts(feed_dir, load_registry(ROOT / "rules", ROOT / "models"))
     port = free_port()
-    proc = start_worker(broker, feed_dir, "cli", "--metrics-port", str(port))
+    log = tmp_path / "worker.log"
+    proc = start_worker(broker, feed_dir, "cli", "--metrics-port", str(port), log=log)
     try:
-        time.sleep(2)  # topics created, group joining
-        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
         asyncio.run(replay(feed_dir / "events.jsonl", [broker.bootstrap], "cli.events",
                            partitions=3, batch=100))  # fmt: skip
         records = asyncio.run(
@@ -67,7 +75,7 @@ def test_worker_process_alerts_equal_the_embedded_engine(broker: Tansu, feed_dir
         except subprocess.TimeoutExpired:
             proc.kill()
             raise
-    err = proc.stderr.read().decode() if proc.stderr else ""
+    err = log.read_text(errors="replace")
     assert code in (0, -signal.SIGTERM), err
     assert "Traceback" not in err, err
     assert "+86" not in err  # no phone number in the logs
@@ -119,9 +127,11 @@ def test_plain_client_records_reach_the_desk_and_fw_dispatch(
     prefix = f"fw-test-{time.monotonic_ns()}"
     desk = ["--desk", "redis://127.0.0.1:6379/0", "--desk-prefix", prefix]
     units = ["--units", str(feed_dir / "units.csv")]
-    proc = start_worker(broker, feed_dir, "plain-w", *desk, *units, "--idle", "1")
+    log = tmp_path / "worker.log"
+    # the idle rule's order is best effort: a producer or fetch stalling longer than the
+    # idle time releases a partition's records out of order, so give it room on busy CI
+    proc = start_worker(broker, feed_dir, "plain-w", *desk, *units, "--idle", "4", log=log)
     try:
-        time.sleep(2)
         asyncio.run(ensure_topic([broker.bootstrap], "plain-w.events", 3))
         lines = (feed_dir / "events.jsonl").read_bytes().splitlines()
         _produce(
@@ -161,7 +171,6 @@ def test_a_flood_of_garbage_pauses_input_until_sigusr1(
     log = tmp_path / "worker.log"
     proc = start_worker(broker, feed_dir, "flood", "--metrics-port", str(port), log=log)
     try:
-        time.sleep(2)
         asyncio.run(ensure_topic([broker.bootstrap], "flood.events", 3))
         _produce(
             broker, "flood.events", [(None, b'{"type": "call", "broken": ') for _ in range(1500)]
