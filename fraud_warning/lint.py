@@ -8,7 +8,9 @@ or `info` (no `tests:` block, a fractional threshold on a whole count). The comm
 1 when there is an error.
 
 Ranges come from :data:`RANGES`, beside the feature catalogue's meaning: flags are 0 or 1,
-shares lie in [0, 1], counts and durations are never negative. "Can never fire" is
+shares lie in [0, 1], counts and durations are never negative. A rule's own windowed
+features get theirs from the function and the field (:func:`window_range`): a count is
+a whole number up to what a window holds, a max of durations is at most a week. "Can never fire" is
 decided exactly over those ranges (comparisons of one feature with numbers are
 intervals), after rewriting the rule as alternatives of plain comparisons; a rule too
 large to rewrite is reported as not checked.
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -27,6 +29,9 @@ from fraud_warning.expr import OP_SYMBOL, And, Compare, Node, Not, Or, leaves
 from fraud_warning.features import NO_CONTACT_S
 from fraud_warning.registry import rule_files
 from fraud_warning.rules import Rule, RuleError, compile_rule, rule_documents
+from fraud_warning.windowlang import WindowSpec
+from fraud_warning.windows import MAX_ENTRIES
+from fraud_warning.wire import MAX_AMOUNT_CNY, MAX_DURATION_S
 from fraud_warning.yamlsafe import line_of
 
 Severity = Literal["error", "warning", "info"]
@@ -105,10 +110,44 @@ RANGES: dict[str, FeatureRange] = {
     "origin_risky": FLAG,
 }
 _ANY_VALUE = FeatureRange("a number", -math.inf)  # a feature without a known range
+Ranges = Mapping[str, FeatureRange]
+
+#: Numeric event fields a window aggregates → their values (the wire contract's bounds).
+FIELD_RANGES: dict[str, FeatureRange] = {
+    "duration_s": FeatureRange("a duration in seconds", 0.0, MAX_DURATION_S, integer=True),
+    "amount_cny": FeatureRange("an amount in CNY", 0.0, MAX_AMOUNT_CNY),
+    "caller_fanout_1h": RATE,
+    "sender_fanout_1h": RATE,
+}
 
 
-def feature_range(feature: str) -> FeatureRange:
-    return RANGES.get(feature, _ANY_VALUE)
+def feature_range(feature: str, ranges: Ranges = RANGES) -> FeatureRange:
+    return ranges.get(feature, _ANY_VALUE)
+
+
+def window_range(spec: WindowSpec) -> FeatureRange:
+    """The values a rule's own windowed feature can take. A window with no events reads 0,
+    and a window holds at most MAX_ENTRIES events, which bounds counts."""
+    what = f"{spec.func}() over a window"
+    if spec.func in ("count", "distinct"):
+        return FeatureRange(f"{what}, which holds {MAX_ENTRIES:,} events at most",
+                            0.0, float(MAX_ENTRIES), integer=True)  # fmt: skip
+    # the grammar allows only numeric fields and non-negative scales here
+    field = FIELD_RANGES.get(spec.field or "", _ANY_VALUE)
+    if field is _ANY_VALUE:
+        return _ANY_VALUE
+    hi = field.hi * spec.scale
+    if spec.func == "sum":
+        hi *= MAX_ENTRIES
+    whole = field.integer and spec.scale == 1.0 and spec.func != "avg"
+    return FeatureRange(f"{what} of {spec.event}.{spec.field}", 0.0, hi, integer=whole)
+
+
+def rule_ranges(rule: Rule) -> Ranges:
+    """The catalogue's ranges plus those of the rule's own windowed features."""
+    if not rule.windows:
+        return RANGES
+    return {**RANGES, **{name: window_range(spec) for name, spec in rule.windows}}
 
 
 @dataclass(frozen=True, order=True)
@@ -179,13 +218,13 @@ class _Span:
 Literal_ = tuple[str, str, float]  # (feature, op, value)
 
 
-def _conflict(term: Sequence[Literal_]) -> str | None:
+def _conflict(term: Sequence[Literal_], ranges: Ranges) -> str | None:
     """Why these comparisons cannot all hold, or None when they can."""
     by_feature: dict[str, list[tuple[str, float]]] = {}
     for feature, op, value in term:
         by_feature.setdefault(feature, []).append((op, value))
     for feature, comparisons in by_feature.items():
-        r = feature_range(feature)
+        r = feature_range(feature, ranges)
         span = _Span.of(r)
         for op, value in comparisons:
             span.add(op, value)
@@ -193,15 +232,15 @@ def _conflict(term: Sequence[Literal_]) -> str | None:
             continue
         about = f" ({feature} is {r.describe()})" if r is not _ANY_VALUE else ""
         for op, value in comparisons:
-            if _alone_impossible(feature, op, value):
+            if _alone_impossible(feature, op, value, ranges):
                 return f"{feature} {OP_SYMBOL[op]} {value:g} is never true{about}"
         text = " and ".join(f"{feature} {OP_SYMBOL[op]} {value:g}" for op, value in comparisons)
         return f"{text} cannot all hold{about}"
     return None
 
 
-def _alone_impossible(feature: str, op: str, value: float) -> bool:
-    span = _Span.of(feature_range(feature))
+def _alone_impossible(feature: str, op: str, value: float, ranges: Ranges) -> bool:
+    span = _Span.of(feature_range(feature, ranges))
     span.add(op, value)
     return not span.possible()
 
@@ -210,15 +249,15 @@ class _TooLarge(Exception):
     pass
 
 
-def _alternatives(node: Node, negated: bool = False) -> list[list[Literal_]]:
+def _alternatives(node: Node, negated: bool, ranges: Ranges) -> list[list[Literal_]]:
     """The node as an OR of ANDs of plain comparisons (negations pushed into the ops)."""
     if isinstance(node, Compare):
         op = _NEGATE[node.op] if negated else node.op
         return [[(node.feature, op, node.value)]]
     if isinstance(node, Not):
-        return _alternatives(node.item, not negated)
+        return _alternatives(node.item, not negated, ranges)
     conjunction = isinstance(node, And) != negated  # not (a or b) == not a and not b
-    parts = [_alternatives(item, negated) for item in node.items]
+    parts = [_alternatives(item, negated, ranges) for item in node.items]
     if not conjunction:
         out = [term for part in parts for term in part]
         if len(out) > MAX_ALTERNATIVES:
@@ -228,7 +267,7 @@ def _alternatives(node: Node, negated: bool = False) -> list[list[Literal_]]:
     for part in parts:
         if len(terms) * len(part) > 4 * MAX_ALTERNATIVES:  # bound the work, not just the result
             raise _TooLarge
-        terms = [t + u for t in terms for u in part if _conflict(t + u) is None] or [
+        terms = [t + u for t in terms for u in part if _conflict(t + u, ranges) is None] or [
             terms[0] + part[0]  # keep one impossible alternative, to explain it
         ]
         if len(terms) > MAX_ALTERNATIVES:
@@ -315,6 +354,7 @@ def _leaf_places(item: _Loaded) -> list[tuple[Compare, int, str]]:
 
 
 def _check_thresholds(item: _Loaded) -> list[Finding]:
+    ranges = rule_ranges(item.rule)
     out: list[Finding] = []
     seen: set[tuple[str, str, float, str]] = set()
     for leaf, line, where in _leaf_places(item):
@@ -322,7 +362,7 @@ def _check_thresholds(item: _Loaded) -> list[Finding]:
         if key in seen:  # `x in [...]` repeats the feature; say it once per value
             continue
         seen.add(key)
-        r = feature_range(leaf.feature)
+        r = feature_range(leaf.feature, ranges)
         text = f"{where}: {leaf}"
         if r is FLAG and leaf.value not in (0.0, 1.0):
             out.append(
@@ -335,8 +375,8 @@ def _check_thresholds(item: _Loaded) -> list[Finding]:
                 )
             )
             continue
-        never = _alone_impossible(leaf.feature, leaf.op, leaf.value)
-        always = _alone_impossible(leaf.feature, _NEGATE[leaf.op], leaf.value)
+        never = _alone_impossible(leaf.feature, leaf.op, leaf.value, ranges)
+        always = _alone_impossible(leaf.feature, _NEGATE[leaf.op], leaf.value, ranges)
         if never or always:
             verdict = "never true" if never else "always true"
             out.append(
@@ -364,9 +404,10 @@ def _check_thresholds(item: _Loaded) -> list[Finding]:
 
 def _check_fires(item: _Loaded) -> list[Finding]:
     rule = item.rule
+    ranges = rule_ranges(rule)
     line = item.line("condition") if rule.condition is not None else item.line("when")
     try:
-        terms = _alternatives(_formula(rule))
+        terms = _alternatives(_formula(rule), False, ranges)
     except _TooLarge:
         return [
             _finding(
@@ -377,7 +418,7 @@ def _check_fires(item: _Loaded) -> list[Finding]:
                 f"too many alternatives (over {MAX_ALTERNATIVES}) to check whether it can fire",
             )
         ]
-    reasons = [_conflict(term) for term in terms]
+    reasons = [_conflict(term, ranges) for term in terms]
     if all(reason is not None for reason in reasons):
         why = reasons[0]
         if len(terms) > 1:
@@ -387,7 +428,7 @@ def _check_fires(item: _Loaded) -> list[Finding]:
     when = [(rule.names[i], op, v) for i, op, v in rule.all_of]
     for i, group in enumerate(rule.any_of):
         names = rule.names
-        reason = _conflict(when + [(names[k], op, v) for k, op, v in group])
+        reason = _conflict(when + [(names[k], op, v) for k, op, v in group], ranges)
         if reason is not None:
             out.append(
                 _finding(
@@ -399,10 +440,10 @@ def _check_fires(item: _Loaded) -> list[Finding]:
                 )
             )
     try:
-        against = _alternatives(_formula(rule), negated=True)
+        against = _alternatives(_formula(rule), True, ranges)
     except _TooLarge:
         return out
-    if all(_conflict(term) is not None for term in against):
+    if all(_conflict(term, ranges) is not None for term in against):
         out.append(
             _finding(
                 item,
@@ -502,6 +543,7 @@ def counts(findings: Iterable[Finding]) -> dict[Severity, int]:
 
 
 __all__ = [
+    "FIELD_RANGES",
     "RANGES",
     "SEVERITIES",
     "FeatureRange",
@@ -510,4 +552,6 @@ __all__ = [
     "feature_range",
     "lint_directory",
     "lint_files",
+    "rule_ranges",
+    "window_range",
 ]

@@ -173,6 +173,67 @@ def test_fractional_threshold_on_a_count_is_info(tmp_path: Path) -> None:
     )
 
 
+# -- a rule's own windowed features ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("feature", "condition", "needle"),
+    [
+        (
+            "count(call, within=1h)",
+            "w >= 2000",
+            "w >= 2000 is never true: w is count() over a window, which holds 1,024 events",
+        ),
+        ("distinct(call.caller, within=1h)", "w >= 0", "w >= 0 is always true"),
+        ("max(call.duration_s, within=2h)", "w > 700000", "w > 700000 is never true"),
+        ("max(call.duration_s / 60, within=2h)", "w > 11000", "is never true"),
+        ("sum(transfer.amount_cny, within=24h)", "w < 0", "w < 0 is never true"),
+        ("last(call.duration_s, within=1h)", "w >= 0", "w >= 0 is always true"),
+        ("avg(transfer.amount_cny, within=1h)", "w > 2e12", "never true: w is avg() over"),
+    ],
+)
+def test_window_feature_thresholds_outside_their_range(
+    tmp_path: Path, feature: str, condition: str, needle: str
+) -> None:
+    body = f"features:\n  w: {feature}\ncondition: amount_cny >= 10 and {condition}"
+    findings = [f for f in lint(tmp_path, rule(body=body)) if f.code == "threshold-range"]
+    assert len(findings) == 1, findings
+    assert needle in findings[0].message, findings[0].message
+
+
+@pytest.mark.parametrize(
+    ("feature", "condition"),
+    [
+        ("count(call, within=1h)", "w >= 3"),
+        ("max(call.duration_s / 60, within=2h)", "w >= 10"),
+        ("sum(transfer.amount_cny, within=24h)", "w >= 50000"),
+        ("avg(call.duration_s, within=1h)", "w >= 0.5"),  # an average: fractions are fine
+        ("max(call.caller_fanout_1h, within=1h)", "w >= 12.5"),
+    ],
+)
+def test_window_feature_thresholds_in_range_are_clean(
+    tmp_path: Path, feature: str, condition: str
+) -> None:
+    body = f"features:\n  w: {feature}\ncondition: amount_cny >= 10 and {condition}"
+    assert lint(tmp_path, rule(body=body)) == []
+
+
+def test_every_numeric_event_field_has_a_range() -> None:
+    from fraud_warning.lint import FIELD_RANGES
+    from fraud_warning.windowlang import FIELDS
+
+    numeric = {
+        f for side in FIELDS.values() for ev in side.values() for f, t in ev.items() if t == "num"
+    }
+    assert numeric == set(FIELD_RANGES)
+
+
+def test_a_window_count_past_what_a_window_holds_never_fires(tmp_path: Path) -> None:
+    body = "features:\n  w: count(sms, within=24h)\ncondition: w > 1024 or amount_cny < 0"
+    (finding,) = [f for f in lint(tmp_path, rule(body=body)) if f.code == "never-fires"]
+    assert "w > 1024 is never true" in finding.message, finding.message
+
+
 # -- rules that can never fire ---------------------------------------------------------
 
 
