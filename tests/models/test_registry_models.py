@@ -134,6 +134,11 @@ def test_a_shadow_scorer_is_counted_and_never_alerts(make_model: MakeModel) -> N
     engine = Engine(registry)
     out = run(engine, feed)
     assert out.alerts == [] and out.shadow_hits == 1
+    # logged beside the champion in the shadow log, with its score and its reasons
+    (record,) = out.shadow
+    assert record["model"] == "tiny-scorer@1" and record["status"] == "shadow"
+    assert record["kind"] == "transfer" and 0.5 < record["score"] <= 1
+    assert "risky_call_s_2h = 1,800 raised the score" in record["reasons"]
     text = engine.metrics.exposition().decode()
     assert 'model_hits_total{model_id="tiny-scorer",status="shadow",version="1"} 1.0' in text
 
