@@ -425,6 +425,8 @@ class Latency:
     event_latency: list[float] = field(default_factory=list)
     events_unreleased: int = 0  # events the alert stage had not passed at the end
     published_events_per_s: float = 0.0
+    stage_records: int = 0  # envelopes the worker sent between its stages ...
+    mark_records: int = 0  # ... of which carried only watermarks
 
     def figures(self) -> dict[str, Any]:
         alert = _quantiles(self.alert_latency)
@@ -448,6 +450,8 @@ class Latency:
             "alert": alert,
             "event": event,
             "kept_up": kept_up,
+            "stage_records": self.stage_records,
+            "mark_records": self.mark_records,
         }
 
 
@@ -524,6 +528,7 @@ async def paced_worker(
             if not ok:
                 raise RuntimeError("the worker did not drain its warm-up")
         emitted.clear()  # only alerts of the paced events count
+        records_before = (worker.stage_records_sent, worker.mark_records_sent)
         process = multiprocessing.get_context("spawn").Process(
             target=_publisher,
             args=(
@@ -552,6 +557,8 @@ async def paced_worker(
         fetch_wait_ms,
         len(window),
         alerts_expected,
+        stage_records=worker.stage_records_sent - records_before[0],
+        mark_records=worker.mark_records_sent - records_before[1],
         # from the publisher's own clock: its process start is not part of the pace
         published_events_per_s=(len(published) - 1) / (published[-1] - published[0])
         if len(published) > 1 and published[-1] > published[0]
@@ -949,7 +956,8 @@ def _print_latency(run: Latency) -> None:
         f"p50 {_ms(a['p50_ms'])} p99 {_ms(a['p99_ms'])} ({a['samples']} of "
         f"{run.alerts_expected} expected, {run.alerts_unmatched} unmatched); every event "
         f"p50 {_ms(e['p50_ms'])} p99 {_ms(e['p99_ms'])} ({e['samples']:,}, "
-        f"{run.events_unreleased} not released){behind}",
+        f"{run.events_unreleased} not released){behind}; stage records "
+        f"{run.stage_records:,} ({run.mark_records:,} marks only)",
         flush=True,
     )
 

@@ -31,7 +31,7 @@ import signal
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,7 +46,7 @@ from fraud_warning.kafka.topics import MARK_HEADER, Topics, partition_for
 from fraud_warning.reload import RegistryWatcher
 from fraud_warning.stages.checkpoints import Checkpoints
 from fraud_warning.stages.envelope import Envelope, open_new, seal
-from fraud_warning.stages.records import Record
+from fraud_warning.stages.records import Mark, Record
 from fraud_warning.stages.tasks import (
     ALERT,
     NUMBER,
@@ -65,6 +65,7 @@ log = logging.getLogger("fraud_warning.worker")
 STAGE_TOPIC = {VICTIM: "victim", PAYEE: "payee", ALERT: "alert"}
 _encode = msgspec.json.Encoder().encode
 _decode_envelope = msgspec.json.Decoder(Envelope).decode
+_decode_bundle = msgspec.json.Decoder(list[Envelope]).decode
 PARTITION_CACHE = 1_000_000  # keys whose partition is remembered, per stage
 FAILURE_LOG_EVERY_S = 30.0  # a streak of checkpoint failures is logged this often
 COMMIT_TIMEOUT_S = 10.0  # an offset commit waited for this long at most
@@ -144,6 +145,8 @@ class Worker:
         self.alerts_sent = 0
         self.dead_sent = 0
         self.shadow_sent = 0
+        self.stage_records_sent = 0  # envelopes to the stage topics ...
+        self.mark_records_sent = 0  # ... of which carried only watermarks
         # stage -> key -> partition: murmur2 in Python costs µs and keys repeat a lot
         self._partition_of: dict[str, dict[str, int]] = {stage: {} for stage in STAGE_TOPIC}
         self._register()
@@ -240,8 +243,8 @@ class Worker:
                 if offset <= positions.offset:
                     continue  # covered by the snapshot this task started from
                 positions.offset = offset
-                envelope = _decode_envelope(event.value)
-                task.feed(open_new(positions, envelope), now, envelope.source)
+                for envelope in _envelopes(event.value):
+                    task.feed(open_new(positions, envelope), now, envelope.source)
             sends.append((task, task.step(out, now)))
         await self._send(sends, out)
 
@@ -611,6 +614,11 @@ class Worker:
     async def _emit(self, sends: Iterable[tuple[Task, list[Send]]], out: Output) -> None:
         parts = self.ctx.partitions
         futures = []
+        # every task's envelopes for one destination partition travel in one record: a
+        # round of watermarks is then one record per destination, not one per pair of
+        # partitions (a stage record costs Faust ~100 µs whatever it holds)
+        bundles: dict[tuple[str, int], list[bytes]] = defaultdict(list)
+        marks_only: dict[tuple[str, int], bool] = {}
         for source, task_sends in sends:
             per: dict[tuple[str, int], list[Record]] = defaultdict(list)
             for stage, key, record in task_sends:
@@ -625,11 +633,19 @@ class Worker:
                         cache.clear()  # bounded: a city's active keys fit many times over
                     p_of = cache[key] = partition_for(key.encode(), parts[stage])
                 per[(stage, p_of)].append(record)
-            for (stage, p), records in per.items():
-                topic = self.stage_topics[stage]
+            for dest, records in per.items():
+                stage, p = dest
+                only = all(type(r) is Mark for r in records)
+                marks_only[dest] = marks_only.get(dest, True) and only
                 for piece in _pieces(records):
                     envelope = seal(source.positions, source.name, f"{stage}{p}", piece)
-                    futures.append(await topic.send(value=_encode(envelope), partition=p))
+                    bundles[dest].append(_encode(envelope))
+        for (stage, p), encoded in bundles.items():
+            topic = self.stage_topics[stage]
+            for value in _bundles(encoded):
+                futures.append(await topic.send(value=value, partition=p))
+                self.stage_records_sent += 1
+                self.mark_records_sent += marks_only[(stage, p)]
         for alert in out.alerts:
             value = orjson.dumps(alert)
             futures.append(
@@ -671,6 +687,29 @@ def _pieces(records: list[Record]) -> list[list[Record]]:
     for i in range(0, len(records), step):
         out.extend(_pieces(records[i : i + step]))
     return out
+
+
+def _bundles(encoded: list[bytes]) -> Iterator[bytes]:
+    """Encoded envelopes joined into JSON arrays of at most MAX_RECORD_BYTES (an envelope
+    larger than that alone, as `_pieces` leaves only a single huge record)."""
+    batch: list[bytes] = []
+    size = 2  # the brackets
+    for value in encoded:
+        if batch and size + len(value) + 1 > MAX_RECORD_BYTES:
+            yield b"[" + b",".join(batch) + b"]"
+            batch, size = [], 2
+        batch.append(value)
+        size += len(value) + 1
+    if batch:
+        yield b"[" + b",".join(batch) + b"]"
+
+
+def _envelopes(value: bytes) -> list[Envelope]:
+    """The envelopes of a stage record: a bundle (`[[...], ...]`), or one envelope
+    (`["V2", ...]`) as workers sent before bundles."""
+    if value[1:2] == b'"':
+        return [_decode_envelope(value)]
+    return _decode_bundle(value)
 
 
 def _exit_now(code: int) -> None:

@@ -153,6 +153,38 @@ def test_large_sends_are_cut_into_records_the_broker_takes() -> None:
     assert receiver.seen == {"N0": 40_000}
 
 
+def test_envelopes_for_one_partition_travel_bundled_within_the_record_limit() -> None:
+    """Many senders' envelopes for one destination go as few records, each under the
+    broker's limit, and come out in order; a lone envelope (an older worker's record)
+    still reads."""
+    import msgspec
+
+    from fraud_warning.kafka.replay import MAX_RECORD_BYTES
+    from fraud_warning.kafka.worker import _bundles, _envelopes
+    from fraud_warning.stages.envelope import open_new, seal
+    from fraud_warning.stages.records import Flag, Mark, Record
+    from fraud_warning.stages.tasks import Positions
+
+    senders = {f"N{i}": Positions() for i in range(8)}
+    sent: list[tuple[str, list[Record]]] = []
+    encoded = []
+    for round_ in range(300):
+        for name, positions in senders.items():
+            records: list[Record] = [Flag(f"{name}-{round_}-{j}", float(round_), "+8613800000000")
+                                     for j in range(round_ % 7 * 20)]  # fmt: skip
+            records.append(Mark(name, float(round_)))
+            sent.append((name, records))
+            encoded.append(msgspec.json.encode(seal(positions, name, "V0", records)))
+    values = list(_bundles(encoded))
+    assert 1 < len(values) < len(encoded) // 100  # a few records, not one per envelope
+    assert all(len(v) <= MAX_RECORD_BYTES for v in values)
+    receiver = Positions()
+    got = [(e.source, open_new(receiver, e)) for v in values for e in _envelopes(v)]
+    assert got == sent
+    lone = msgspec.json.encode(seal(Positions(), "N0", "V0", [Mark("N0", 1.0)]))
+    assert [e.records for e in _envelopes(lone)] == [[Mark("N0", 1.0)]]
+
+
 def test_rules_reloaded_mid_burst_lose_and_repeat_nothing(
     broker: Tansu, faust_app: FaustApp, feed_dir: Path, registry: Registry, tmp_path: Path
 ) -> None:
