@@ -153,12 +153,28 @@ def from_table(
     out: Path,
     folds: int = 5,
     trigger: str = TABLE,
+    *,
+    derived: bool = False,
+    tune: bool = False,
 ) -> tuple[Scorer, Outcome]:
-    """`trigger` stays `table` unless the CSV's columns are the engine's own features."""
+    """`trigger` stays `table` unless the CSV's columns are the engine's own features.
+
+    `derived`: add the per-row ratio features of `derived.py`; `tune`: settings, tree
+    count, calibration and threshold from inner folds (`tune.py`). Both off by default."""
     from fraud_warning.models.tables import read_table
 
     table = read_table(path, label)
-    outcome = train_nested_cv(table.x, table.y, table.names, settings, folds)
+    names, x = table.names, table.x
+    if derived:
+        from fraud_warning.models.derived import add_derived
+
+        names, x = add_derived(names, x)
+    if tune:
+        from fraud_warning.models.tune import train_nested_cv_tuned
+
+        outcome, settings = train_nested_cv_tuned(x, table.y, names, settings, folds)
+    else:
+        outcome = train_nested_cv(x, table.y, names, settings, folds)
     training = {
         "source": "csv",
         "data": str(path),
@@ -166,7 +182,7 @@ def from_table(
         "rows": int(table.y.size),
         "positives": int(table.y.sum()),
     }
-    scorer = write_model(out, who, trigger, table.names, {}, outcome, training, settings)
+    scorer = write_model(out, who, trigger, names, {}, outcome, training, settings)
     return scorer, outcome
 
 

@@ -58,6 +58,17 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--calibration", default="platt", choices=["platt", "isotonic"])
     p.add_argument("--folds", type=int, default=5, help="outer folds for --csv [5]")
+    p.add_argument(
+        "--features",
+        default="raw",
+        choices=["raw", "derived"],
+        help="--csv: the table's columns, or those plus per-row ratios of them [raw]",
+    )
+    p.add_argument(
+        "--tune",
+        action="store_true",
+        help="--csv: settings, trees, calibration and threshold from inner 4-fold CV",
+    )
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--trees", type=int, default=200, help="at most this many trees [200]")
     p.add_argument("--leaves", type=int, default=15, help="leaves per tree [15]")

@@ -77,6 +77,10 @@ def _command(args: argparse.Namespace, trigger: str) -> str:
     for flag, value, default in optional:
         if value != default:
             parts += [flag, str(value)]
+    if getattr(args, "features", "raw") != "raw":
+        parts += ["--features", args.features]
+    if getattr(args, "tune", False):
+        parts += ["--tune"]
     for item in args.prefilter:
         parts += ["--prefilter", item]
     return shlex.join(parts)
@@ -114,13 +118,25 @@ def train(args: argparse.Namespace) -> int:
     out = Path(args.out)
     try:
         if feed is not None:
+            if args.tune or args.features != "raw":
+                raise UsageError("--tune and --features apply to --csv training only")
             prefilter = _prefilter(args.prefilter)
             scorer, outcome = from_feed(feed, trigger, _rules(args), prefilter, who, settings, out)
         else:
             if args.prefilter:
                 raise UsageError("--prefilter applies to --feed training only")
             assert csv is not None
-            scorer, outcome = from_table(csv, args.label, who, settings, out, args.folds, trigger)
+            scorer, outcome = from_table(
+                csv,
+                args.label,
+                who,
+                settings,
+                out,
+                args.folds,
+                trigger,
+                derived=args.features == "derived",
+                tune=args.tune,
+            )
     except (ValueError, ModelError) as exc:  # bad data, labels, card fields (pydantic too)
         raise UsageError(f"cannot train {args.id}: {_first_line(exc)}") from None
     except OSError as exc:

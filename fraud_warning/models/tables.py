@@ -2,7 +2,9 @@
 
 Columns that hold text (ids such as Sichuan's hashed `phone_no_m`) are not features and
 are set aside, by name, in what `read_table` returns. An empty cell is a missing value
-(NaN), which LightGBM handles natively.
+(NaN), which LightGBM handles natively. When a card names a derived feature
+(`derived.py`, a per-row ratio of other columns) that the CSV lacks, it is computed from
+those columns, as it was in training.
 """
 
 from __future__ import annotations
@@ -39,6 +41,18 @@ def _number(text: str) -> float | None:
         return float(text)
     except ValueError:
         return None
+
+
+def _add_derived(parsed: dict[str, list[float]], features: list[str]) -> None:
+    """A card's derived features (`derived.py`) the CSV lacks, computed from its columns."""
+    from fraud_warning.models.derived import CATALOGUE, compute
+
+    for name in features:
+        if name in parsed or name not in CATALOGUE:
+            continue
+        if all(i in parsed for i in CATALOGUE[name].inputs):
+            columns = {i: np.asarray(parsed[i], dtype=np.float64) for i in CATALOGUE[name].inputs}
+            parsed[name] = compute(name, columns).tolist()
 
 
 def read_table(path: Path, label: str, features: list[str] | None = None) -> Table:
@@ -83,6 +97,7 @@ def read_table(path: Path, label: str, features: list[str] | None = None) -> Tab
             if not _NAME.match(n):
                 raise TableError(f"{path}:1: column name {n!r}: use letters, digits, _ . -")
     else:
+        _add_derived(parsed, features)
         missing = [f for f in features if f not in parsed]
         if missing:
             raise TableError(f"{path}:1: missing the model's feature(s): {', '.join(missing)}")

@@ -36,8 +36,11 @@ class Settings:
     learning_rate: float = 0.05
     num_leaves: int = 15
     min_data_in_leaf: int = 20
+    feature_fraction: float = 0.8
+    lambda_l2: float = 1.0
     calibration: Method = "platt"
     min_precision: float | None = None  # None: the threshold with the best F1
+    threshold_rows: str = "the validation rows"  # where calibration and threshold are fitted
 
     def params(self) -> dict[str, float | int | str | bool]:
         return {
@@ -45,10 +48,10 @@ class Settings:
             "learning_rate": self.learning_rate,
             "num_leaves": self.num_leaves,
             "min_data_in_leaf": self.min_data_in_leaf,
-            "feature_fraction": 0.8,
+            "feature_fraction": self.feature_fraction,
             "bagging_fraction": 0.8,
             "bagging_freq": 1,
-            "lambda_l2": 1.0,
+            "lambda_l2": self.lambda_l2,
             "seed": self.seed,
             "deterministic": True,
             "force_row_wise": True,
@@ -57,7 +60,7 @@ class Settings:
         }
 
     def threshold_rule(self) -> str:
-        where = "on the validation rows"
+        where = f"on {self.threshold_rows}"
         if self.min_precision is None:
             return f"best F1 {where}"
         return f"lowest threshold with precision >= {self.min_precision:g} {where}"
