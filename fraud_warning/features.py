@@ -73,6 +73,12 @@ NUMBER = (
     "short_call_ratio_1h",  # share of calls under 30 s (hang-ups and rings)
     "long_calls_1h",  # calls of 5 min or more
     "origin_risky",
+    # seconds since the number's first call or SMS in retained state, to the minute,
+    # capped at 24 h (a day or more reads 86,400). "First" means first seen by this
+    # engine: a number idle longer than the retention (26 h) is evicted and reads as new
+    # again, and right after a cold start (no checkpoint) every number reads as new, the
+    # busiest call centre included, until the engine has watched it for a while.
+    "active_s",
 )
 
 #: Trigger kind → ordered feature names. Kinds are "<event type>" on the victim side;
@@ -216,7 +222,8 @@ def sender_features(has_url: bool, fanout: float, flagged: bool) -> list[float]:
 def number_features(number: NumberState, ts: float) -> list[float]:
     distinct, calls, short, long_calls = number.hourly(ts)
     ratio = short / calls if calls > 0 else 0.0
-    return [distinct, calls, ratio, long_calls, 1.0 if number.risky_origin else 0.0]
+    risky = 1.0 if number.risky_origin else 0.0
+    return [distinct, calls, ratio, long_calls, risky, number.active_s(ts)]
 
 
 __all__ = [

@@ -35,7 +35,6 @@ from fraud_warning.features import (
 from fraud_warning.refdata import RefData, is_elderly
 from fraud_warning.state import (
     CALL,
-    HOUR_S,
     MAX_FANOUT_SET,
     SMS,
     Keyed,
@@ -178,7 +177,7 @@ class NumberSide:
         """Count a call; returns the caller as the victim side sees it and the number's
         own row when number rules should run on it."""
         number = self.numbers.touch(ev.caller, ts)
-        number.roll(int(ts // HOUR_S))
+        number.roll(ts)
         number.calls += 1
         if len(number.callees) < MAX_FANOUT_SET:
             number.callees.add(ev.callee)
@@ -205,7 +204,7 @@ class NumberSide:
         """Count an SMS; returns the sender as the victim side sees it and the number's
         own row when its SMS rules (`on: number_sms`) should run on it."""
         number = self.numbers.touch(ev.sender, ts)
-        number.roll(int(ts // HOUR_S))
+        number.roll(ts)
         if len(number.callees) < MAX_FANOUT_SET:
             number.callees.add(ev.receiver)
         windows = self.sides.windows

@@ -29,6 +29,7 @@ from fraud_warning.expr import OP_SYMBOL, And, Compare, Node, Not, Or, leaves
 from fraud_warning.features import NO_CONTACT_S
 from fraud_warning.registry import rule_files
 from fraud_warning.rules import Rule, RuleError, compile_rule, rule_documents
+from fraud_warning.state import ACTIVE_CAP_S
 from fraud_warning.windowlang import WindowSpec
 from fraud_warning.windows import MAX_ENTRIES
 from fraud_warning.wire import MAX_AMOUNT_CNY, MAX_DURATION_S
@@ -108,6 +109,7 @@ RANGES: dict[str, FeatureRange] = {
     "short_call_ratio_1h": SHARE,
     "long_calls_1h": RATE,
     "origin_risky": FLAG,
+    "active_s": FeatureRange("seconds since the number was first seen", 0.0, ACTIVE_CAP_S),
 }
 _ANY_VALUE = FeatureRange("a number", -math.inf)  # a feature without a known range
 Ranges = Mapping[str, FeatureRange]

@@ -27,6 +27,11 @@ MAX_FANOUT_SET = 1024  # a number's distinct callees per hour saturate here
 # flag it again. Its own lifetime, not the number state's, so a victim-side reader that
 # only ever saw the flag (the distributed runner's flag table) reads the same answer.
 FLAG_TTL_S = 24 * HOUR_S
+# A number's age (NumberState.active_s) is kept in whole hour buckets plus the minute of
+# its first event, both small ints (interned by CPython: two 8-byte slots, no objects),
+# and reads at most a day; MAX_AGE_H is one bucket past it, so the cap always holds.
+ACTIVE_CAP_S = 24 * HOUR_S
+MAX_AGE_H = 25
 
 # Inbound record kinds.
 CALL = 0
@@ -118,13 +123,16 @@ class VictimState:
 
 
 class NumberState:
-    """Call shape of one calling number in hour buckets (current and previous).
+    """Call shape of one calling number in hour buckets (current and previous), and how
+    long ago it first called or texted (in retained state).
 
     Sliding-hour figures weight the previous bucket by how much of it still lies in the
     last hour: exact enough for fan-out thresholds, O(1) in time and memory.
     """
 
     __slots__ = (
+        "age_h",
+        "born_m",
         "bucket",
         "callees",
         "calls",
@@ -142,6 +150,10 @@ class NumberState:
 
     def __init__(self) -> None:
         self.bucket = -1
+        # hour buckets from the first event's to `bucket` (capped), and the minute of the
+        # hour of the first event: see active_s
+        self.age_h = 0
+        self.born_m = 0
         self.callees: set[str] = set()
         self.calls = self.short_calls = self.long_calls = 0
         self.prev_distinct = self.prev_calls = self.prev_short = self.prev_long = 0
@@ -150,9 +162,16 @@ class NumberState:
         self.last_ts = 0.0
         self.windows: dict[str, list[tuple[float, Any]]] | None = None
 
-    def roll(self, bucket: int) -> None:
+    def roll(self, ts: float) -> None:
+        """Move to the hour bucket of event time `ts` (the first event starts the age)."""
+        bucket = int(ts // HOUR_S)
         if bucket == self.bucket:
             return
+        if self.bucket < 0:
+            self.born_m = int((ts - bucket * HOUR_S) // 60)
+        else:
+            # a late event (earlier bucket) steps back; never before the first bucket
+            self.age_h = min(MAX_AGE_H, max(0, self.age_h + bucket - self.bucket))
         if bucket == self.bucket + 1:
             self.prev_distinct, self.prev_calls = len(self.callees), self.calls
             self.prev_short, self.prev_long = self.short_calls, self.long_calls
@@ -181,6 +200,13 @@ class NumberState:
                 self.long_calls * weight,
             )
         return (0.0, 0.0, 0.0, 0.0)
+
+    def active_s(self, ts: float) -> float:
+        """Seconds since the number's first call or SMS in retained state, to the minute
+        (the first event's seconds are dropped), capped at ACTIVE_CAP_S; `ts` lies in the
+        current bucket (the number was rolled to it)."""
+        since = self.age_h * HOUR_S + (ts - self.bucket * HOUR_S) - self.born_m * 60
+        return min(ACTIVE_CAP_S, max(0.0, since))
 
     def flagged(self, ts: float) -> bool:
         return flag_live(self.flagged_at, ts)
@@ -340,9 +366,11 @@ class StateStore:
 
 
 __all__ = [
+    "ACTIVE_CAP_S",
     "CALL",
     "FLAG_TTL_S",
     "HOUR_S",
+    "MAX_AGE_H",
     "SMS",
     "Inbound",
     "Keyed",

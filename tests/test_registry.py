@@ -194,7 +194,11 @@ clause = st.tuples(st.sampled_from(NUMBER), st.sampled_from(OPS), st.sampled_fro
 @settings(max_examples=60, deadline=None)
 @given(
     st.lists(st.lists(clause, min_size=1, max_size=3), min_size=1, max_size=4),
-    st.lists(st.lists(st.sampled_from(CELLS), min_size=5, max_size=5), min_size=1, max_size=8),
+    st.lists(
+        st.lists(st.sampled_from(CELLS), min_size=len(NUMBER), max_size=len(NUMBER)),
+        min_size=1,
+        max_size=8,
+    ),
 )
 def test_a_row_the_gate_drops_fires_no_rule(
     rule_clauses: list[list[tuple[str, str, float]]], rows: list[list[float]]

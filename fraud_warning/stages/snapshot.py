@@ -25,7 +25,7 @@ from fraud_warning.stages.tasks import (
     Task,
     VictimTask,
 )
-from fraud_warning.state import NumberState, PayeeState, StateStore, VictimState
+from fraud_warning.state import MAX_AGE_H, NumberState, PayeeState, StateStore, VictimState
 from fraud_warning.windows import windows_in, windows_out
 
 FORMAT = 1
@@ -127,6 +127,8 @@ def _number_out(s: NumberState) -> list[Any]:
         s.flagged_at,
         s.risky_origin,
         windows_out(s.windows),
+        s.age_h,
+        s.born_m,
     ]
 
 
@@ -150,6 +152,9 @@ def _fill(store: StateStore, snap: _Snapshot) -> None:
         (n.prev_distinct, n.prev_calls, n.prev_short, n.prev_long) = values[6:10]
         n.flagged_at, n.risky_origin = values[10], values[11]
         n.windows = windows_in(values[12] if len(values) > 12 else None)
+        # a snapshot from before the number's age was kept cannot say when it was first
+        # seen: read it as established (a day old), never as a new number
+        n.age_h, n.born_m = values[13:15] if len(values) > 14 else (MAX_AGE_H, 0)
         n.callees = set(callees)
         store.numbers.put(key, n)
     for key, (last_ts, inbound) in snap.payees.items():
