@@ -12,10 +12,16 @@ of wall time, so event time runs about 1,000x faster than the wall clock and a
 (12 h) and the duplicate memory all turn over many times.
 
 Before the clock starts the engine runs `--warmup-hours` of event time unpaced (past
-the retention, so the store is at its steady size). Then arrivals are paced open-loop
+the retention, so the store holds its whole population), printing after each 24 h pass
+RSS, the store's estimate, how full the count-capped per-key lists are (they are trimmed
+by count, not age: a key with one record a day fills a 64-entry list in 64 days, so
+only `--warmup-hours 1560` starts the looped feed at its caps) and the dispatcher's
+task count. Then arrivals are paced open-loop
 and micro-batched exactly as in `bench/latency.py` (flush at `--flush-ms` or
 `--max-events`, at most `--max-batch`). Every minute it records RSS (VmRSS), Python's
-allocated blocks, the state store's keys and estimated bytes, open incidents, and the
+allocated blocks, the state store's keys and estimated bytes, open incidents, the
+dispatcher's tasks, the lists' fill, the process's CPU time (against `busy`, the wall
+time spent in batches: a gap is time spent waiting for a CPU), and the
 p50/p99 of event latency (scheduled arrival to end of its batch) and of event-to-alert
 latency over that minute; RSS is also sampled every 5 s for the fit.
 
@@ -53,6 +59,7 @@ from fraud_warning.engine import Engine
 from fraud_warning.refdata import load_refdata
 from fraud_warning.registry import load_registry
 from fraud_warning.sinks import JsonlSink
+from fraud_warning.state import MAX_INBOUND, MAX_PAYEE_INBOUND, MAX_TRANSFERS
 
 Lines = list[tuple[int, bytes]]
 
@@ -95,6 +102,11 @@ def looped(events: Path) -> Iterator[bytes]:
         k += 1
 
 
+def _cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def rss_bytes() -> int:
     """Resident set size now (VmRSS); the peak (ru_maxrss) where /proc is missing."""
     try:
@@ -119,14 +131,17 @@ class Minute:
     tasks: int
     dead_letters: int
     batches: int
-    busy: float  # share of the minute spent processing batches
+    busy: float  # share of the minute spent processing batches (wall time)
+    cpu: float  # the process's CPU time over the minute, a share of one core
     rss_bytes: int
     allocated_blocks: int
     keys: dict[str, int]
     state_bytes: int  # the store's own sampled estimate, all sides
     flags: int
     open_incidents: int
+    dispatch_tasks: int  # tasks the dispatcher remembers (those of open incidents)
     seen_ids: int  # the duplicate memory
+    fill: dict[str, float]  # share of the count-capped lists' capacity in use
     event_time: str  # the watermark at the minute's end
     event_p50_s: float
     event_p99_s: float
@@ -147,12 +162,27 @@ class _Window:
     dead: int = 0
     batches: int = 0
     busy_s: float = 0.0
+    cpu_at_start: float = field(default_factory=_cpu_s)
 
 
 def build_engine(city: Path) -> Engine:
     refdata = load_refdata(city / "cells.csv", city / "units.csv", city / "subscribers.csv")
     registry = load_registry(ROOT / "rules", ROOT / "models")
     return Engine(registry, refdata, dispatcher=Dispatcher(refdata.units))
+
+
+def fill(engine: Engine) -> dict[str, float]:
+    """How full the count-capped per-key lists are, as a share of their caps: they are
+    trimmed by count, not by age, so a key that gets one record a day fills a 32-entry
+    list over 32 days although the features read only the last 24 h of it."""
+    victims = [state for _, state in engine.store.victims.items()]
+    payees = [state for _, state in engine.store.payees.items()]
+    v, p = max(1, len(victims)), max(1, len(payees))
+    return {
+        "victim_inbound": sum(len(s.inbound) for s in victims) / (v * MAX_INBOUND),
+        "victim_transfers": sum(len(s.transfers) for s in victims) / (v * MAX_TRANSFERS),
+        "payee_inbound": sum(len(s.inbound) for s in payees) / (p * MAX_PAYEE_INBOUND),
+    }
 
 
 def snapshot(engine: Engine, index: int, window: _Window) -> Minute:
@@ -169,13 +199,16 @@ def snapshot(engine: Engine, index: int, window: _Window) -> Minute:
         dead_letters=window.dead,
         batches=window.batches,
         busy=window.busy_s / 60.0,
+        cpu=(_cpu_s() - window.cpu_at_start) / 60.0,
         rss_bytes=rss_bytes(),
         allocated_blocks=sys.getallocatedblocks(),
         keys=sizes,
         state_bytes=sum(engine.store.estimate_bytes().values()),
         flags=len(engine.store.flags),
         open_incidents=len(engine.victims.open) + len(engine.numbers.open),
+        dispatch_tasks=len(engine.alerter.dispatcher or ()),
         seen_ids=len(getattr(admission, "seen", ())),
+        fill=fill(engine),
         event_time=time.strftime("%Y-%m-%d %H:%M", time.gmtime(watermark + 8 * 3600))
         if math.isfinite(watermark)
         else "-",
@@ -222,8 +255,12 @@ def soak(args: argparse.Namespace) -> dict[str, Any]:
             flush=True,
         )
         started = time.perf_counter()
+        warmup: list[dict[str, Any]] = []  # one row per pass: how state fills towards its caps
         while offset < warm_events:
-            run(take(min(2000, warm_events - offset)))
+            pass_end = (offset // meta["events"] + 1) * meta["events"]
+            run(take(min(2000, warm_events - offset, pass_end - offset)))
+            if offset in (pass_end, warm_events):
+                warmup.append(_warm_row(engine, offset / meta["events"] * FEED_HOURS, started))
         warm_s = time.perf_counter() - started
         print(
             f"warm: {warm_s:.1f} s ({warm_events / warm_s:,.0f} events/s), RSS "
@@ -306,6 +343,7 @@ def soak(args: argparse.Namespace) -> dict[str, Any]:
         "achieved_events_per_s": total_events / wall,
         "process_cpu_share": cpu_s / wall,
         "warmup_hours": args.warmup_hours,
+        "warmup_per_pass": warmup,
         "warmup_events_per_s": warm_events / warm_s,
         "flush_ms": args.flush_ms,
         "max_events": args.max_events,
@@ -328,6 +366,26 @@ def soak(args: argparse.Namespace) -> dict[str, Any]:
         "allocated_blocks_growth": minutes[-1].allocated_blocks - minutes[0].allocated_blocks,
         "event_hours_per_wall_minute": args.rate * 60 / meta["events"] * FEED_HOURS,
     }
+
+
+def _warm_row(engine: Engine, hours: float, started: float) -> dict[str, Any]:
+    row = {
+        "event_hours": round(hours, 1),
+        "wall_s": round(time.perf_counter() - started, 1),
+        "rss_bytes": rss_bytes(),
+        "state_bytes": sum(engine.store.estimate_bytes().values()),
+        "dispatch_tasks": len(engine.alerter.dispatcher or ()),
+        "fill": fill(engine),
+    }
+    f = row["fill"]
+    print(
+        f"  warm-up {hours / 24:5.1f} days: RSS {row['rss_bytes'] / 2**20:,.0f} MiB, state "
+        f"estimate {row['state_bytes'] / 2**20:,.0f} MiB; capped lists at: victim inbound "
+        f"{f['victim_inbound']:.0%}, transfers {f['victim_transfers']:.0%}, payee inbound "
+        f"{f['payee_inbound']:.0%}; dispatcher holds {row['dispatch_tasks']} task(s)",
+        flush=True,
+    )
+    return row
 
 
 def _event_id(line: bytes) -> str:
@@ -356,14 +414,14 @@ def _ms(seconds: float) -> str:
 def _print_minute(m: Minute, *, header: bool) -> None:
     if header:
         print(
-            f"{'min':>3} {'events':>8} {'busy':>5} {'RSS MiB':>8} {'blocks':>9} "
+            f"{'min':>3} {'events':>8} {'busy':>5} {'cpu':>4} {'RSS MiB':>8} {'blocks':>9} "
             f"{'victims':>8} {'numbers':>8} {'payees':>7} {'state MiB':>9} {'open':>5} "
             f"{'ev p50':>7} {'ev p99':>7} {'ev max':>7} {'al p50':>7} {'al p99':>7} "
             f"{'alerts':>6}  event time",
             flush=True,
         )
     print(
-        f"{m.minute:>3} {m.events:>8,} {m.busy:>5.0%} {m.rss_bytes / 2**20:>8,.1f} "
+        f"{m.minute:>3} {m.events:>8,} {m.busy:>5.0%} {m.cpu:>4.0%} {m.rss_bytes / 2**20:>8,.1f} "
         f"{m.allocated_blocks:>9,} {m.keys['victims']:>8,} {m.keys['numbers']:>8,} "
         f"{m.keys['payees']:>7,} {m.state_bytes / 2**20:>9,.1f} {m.open_incidents:>5,} "
         f"{_ms(m.event_p50_s):>7} {_ms(m.event_p99_s):>7} {_ms(m.event_max_s):>7} "
