@@ -33,6 +33,12 @@ FLAG_TTL_S = 24 * HOUR_S
 ACTIVE_CAP_S = 24 * HOUR_S
 MAX_AGE_H = 25
 
+# Recent-event lists keep what the features can still read: their windows reach back a
+# day from a trigger, and a trigger may be up to the allowed lateness behind the newest
+# event; 26 h (the store's idle retention) covers both. Trimming by age as well as by
+# count keeps a busy key's lists at a day's worth instead of filling towards the cap.
+RECENT_S = 26 * HOUR_S
+
 # Inbound record kinds.
 CALL = 0
 SMS = 1
@@ -48,6 +54,22 @@ def _remember(keys: dict[str, None], key: str, cap: int) -> None:
 
 
 _EMPTY: dict[str, None] = {}  # shared read-only stand-in until a subscriber has any
+
+
+def _add_recent(records: list[Any], record: tuple[Any, ...], cap: int) -> None:
+    """Append a record (its event time first) to an oldest-first list, forgetting the
+    entries older than RECENT_S behind it and any beyond `cap`."""
+    records.append(record)
+    cutoff = record[0] - RECENT_S
+    drop = len(records) - cap
+    if records[0][0] < cutoff:
+        old = 0
+        while old < len(records) - 1 and records[old][0] < cutoff:
+            old += 1
+        drop = max(drop, old)
+    if drop > 0:
+        del records[:drop]
+
 
 Inbound = tuple[float, str, int, bool, int, bool, float]
 
@@ -109,17 +131,13 @@ class VictimState:
         if not self.inbound:
             self.inbound = [record]
             return
-        self.inbound.append(record)
-        if len(self.inbound) > MAX_INBOUND:
-            del self.inbound[0]
+        _add_recent(self.inbound, record, MAX_INBOUND)
 
     def add_transfer(self, record: tuple[float, str, float, bool]) -> None:
         if not self.transfers:
             self.transfers = [record]
             return
-        self.transfers.append(record)
-        if len(self.transfers) > MAX_TRANSFERS:
-            del self.transfers[0]
+        _add_recent(self.transfers, record, MAX_TRANSFERS)
 
 
 class NumberState:
@@ -223,9 +241,7 @@ class PayeeState:
         self.last_ts = 0.0
 
     def add(self, record: tuple[float, str, float, bool, bool]) -> None:
-        self.inbound.append(record)
-        if len(self.inbound) > MAX_PAYEE_INBOUND:
-            del self.inbound[0]
+        _add_recent(self.inbound, record, MAX_PAYEE_INBOUND)
 
 
 S = TypeVar("S", VictimState, NumberState, PayeeState)
@@ -371,6 +387,7 @@ __all__ = [
     "FLAG_TTL_S",
     "HOUR_S",
     "MAX_AGE_H",
+    "RECENT_S",
     "SMS",
     "Inbound",
     "Keyed",
