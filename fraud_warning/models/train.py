@@ -89,10 +89,22 @@ def fit(
     x: Array, y: npt.NDArray[np.int8], train: Index, valid: Index, names: list[str], s: Settings
 ) -> Trained:
     """Trees on `train`; early stopping, calibration and threshold on `valid`."""
-    import lightgbm as lgb
-
     if y[train].sum() == 0 or y[valid].sum() == 0:
         raise ValueError("both the training and the validation rows need positive examples")
+    booster, best = early_stopped(x, y, train, valid, names, s)
+    text = booster.model_to_string(num_iteration=best)
+    margin = np.asarray(booster.predict(x[valid], raw_score=True, num_iteration=best))
+    calibration = Calibration.fit(s.calibration, margin, y[valid])
+    threshold = pick_threshold(y[valid], calibration.apply(margin), min_precision=s.min_precision)
+    return Trained(text, int(best), calibration, threshold)
+
+
+def early_stopped(
+    x: Array, y: npt.NDArray[np.int8], train: Index, valid: Index, names: list[str], s: Settings
+) -> tuple[Any, int]:
+    """A booster fitted on `train`, early-stopped on `valid`, and its best tree count."""
+    import lightgbm as lgb
+
     params = s.params()
     dtrain = lgb.Dataset(x[train], y[train], feature_name=names, params=params, free_raw_data=True)
     dvalid = lgb.Dataset(x[valid], y[valid], reference=dtrain, params=params)
@@ -103,12 +115,7 @@ def fit(
         valid_sets=[dvalid],
         callbacks=[lgb.early_stopping(EARLY_STOP, first_metric_only=True, verbose=False)],
     )
-    best = booster.best_iteration or booster.current_iteration()
-    text = booster.model_to_string(num_iteration=best)
-    margin = np.asarray(booster.predict(x[valid], raw_score=True, num_iteration=best))
-    calibration = Calibration.fit(s.calibration, margin, y[valid])
-    threshold = pick_threshold(y[valid], calibration.apply(margin), min_precision=s.min_precision)
-    return Trained(text, int(best), calibration, threshold)
+    return booster, int(booster.best_iteration or booster.current_iteration())
 
 
 # -- splits ------------------------------------------------------------------------------

@@ -30,11 +30,11 @@ import numpy.typing as npt
 from fraud_warning.models.calibrate import Calibration
 from fraud_warning.models.metrics import average_precision, pick_threshold, summary
 from fraud_warning.models.train import (
-    EARLY_STOP,
     Array,
     Outcome,
     Settings,
     Trained,
+    early_stopped,
     stratified_folds,
 )
 
@@ -60,20 +60,8 @@ def _early_stopped(
     names: list[str], s: Settings,
 ) -> tuple[Array, int]:  # fmt: skip
     """Margins on `valid` of trees fitted on `train`, early-stopped on `valid`."""
-    import lightgbm as lgb
-
-    params = s.params()
-    dtrain = lgb.Dataset(x[train], y[train], feature_name=names, params=params)
-    dvalid = lgb.Dataset(x[valid], y[valid], reference=dtrain, params=params)
-    booster = lgb.train(
-        params,
-        dtrain,
-        num_boost_round=s.max_trees,
-        valid_sets=[dvalid],
-        callbacks=[lgb.early_stopping(EARLY_STOP, first_metric_only=True, verbose=False)],
-    )
-    best = booster.best_iteration or booster.current_iteration()
-    return np.asarray(booster.predict(x[valid], raw_score=True, num_iteration=best)), int(best)
+    booster, best = early_stopped(x, y, train, valid, names, s)
+    return np.asarray(booster.predict(x[valid], raw_score=True, num_iteration=best)), best
 
 
 def out_of_fold(
