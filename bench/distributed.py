@@ -504,7 +504,9 @@ async def paced_worker(
         now = time.time()
         emitted.extend((now, a) for a in alerts)
 
-    name = f"wc{next(_names)}"
+    # the process id too: each latency run is a fresh process whose counter starts over,
+    # and a reused name would read the previous run's records from its topics
+    name = f"wc{os.getpid()}-{next(_names)}"
     worker = setup.worker(url, refdata, name, on_alerts=on_alerts, watch_bounds=True)
     await setup.topics(worker)
     bootstrap = setup.broker.bootstrap
