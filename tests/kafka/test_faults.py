@@ -184,8 +184,14 @@ def test_state_redis_unreachable_for_30_s_mid_replay(
                 break
             time.sleep(0.3)
         assert sum(after.values()) > sum(before.values()), (before, after)
-        text = scrape(port, "fraud_warning_checkpoint_last_success_timestamp_seconds")
-        last_success = metric(text, "fraud_warning_checkpoint_last_success_timestamp_seconds")
+        # the gauge is set once the whole write has returned, a moment after its first
+        # key shows in Redis
+        name = "fraud_warning_checkpoint_last_success_timestamp_seconds"
+        deadline = time.monotonic() + 15
+        while (last_success := metric(scrape(port, name), name)) <= restored_at:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
         assert last_success > restored_at
 
         feeding.thread.join(timeout=60)
