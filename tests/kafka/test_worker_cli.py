@@ -130,7 +130,7 @@ def test_plain_client_records_reach_the_desk_and_fw_dispatch(
     log = tmp_path / "worker.log"
     # the idle rule's order is best effort: a producer or fetch stalling longer than the
     # idle time releases a partition's records out of order, so give it room on busy CI
-    proc = start_worker(broker, feed_dir, "plain-w", *desk, *units, "--idle", "4", log=log)
+    proc = start_worker(broker, feed_dir, "plain-w", *desk, *units, "--idle", "8", log=log)
     try:
         asyncio.run(ensure_topic([broker.bootstrap], "plain-w.events", 3))
         lines = (feed_dir / "events.jsonl").read_bytes().splitlines()
