@@ -118,6 +118,16 @@ def early_stopped(
     return booster, int(booster.best_iteration or booster.current_iteration())
 
 
+def fold_summary(y: npt.NDArray[np.int8], per_fold: list[dict[str, Any]]) -> dict[str, Any]:
+    """Rows, positives, and each figure's mean and spread over the outer folds."""
+    report: dict[str, Any] = {"rows": int(y.size), "positives": int(y.sum())}
+    for key in ("auc", "average_precision", "precision", "recall", "f1"):
+        values = np.array([f[key] for f in per_fold], dtype=np.float64)
+        report[key] = float(np.nanmean(values))
+        report[f"{key}_sd"] = float(np.nanstd(values))
+    return report
+
+
 # -- splits ------------------------------------------------------------------------------
 
 
@@ -204,11 +214,7 @@ def train_nested_cv(
         per_fold.append({"fold": i + 1, "trees": model.trees, **figures})
     fit_rows, valid = stratified_holdout(y, every, 0.25, s.seed)
     final = fit(x, y, fit_rows, valid, names, s)
-    report: dict[str, Any] = {"rows": int(y.size), "positives": int(y.sum())}
-    for key in ("auc", "average_precision", "precision", "recall", "f1"):
-        values = np.array([f[key] for f in per_fold], dtype=np.float64)
-        report[key] = float(np.nanmean(values))
-        report[f"{key}_sd"] = float(np.nanstd(values))
+    report = fold_summary(y, per_fold)
     split = (
         f"nested stratified {k}-fold: each outer fold reported by a model whose trees, "
         "calibration and threshold used only the other folds (75 % fit / 25 % validation); "

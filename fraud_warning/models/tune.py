@@ -35,6 +35,7 @@ from fraud_warning.models.train import (
     Settings,
     Trained,
     early_stopped,
+    fold_summary,
     stratified_folds,
 )
 
@@ -123,11 +124,7 @@ def train_nested_cv_tuned(
         picked = {key: getattr(chosen, key) for key in TUNED}
         per_fold.append({"fold": i + 1, "trees": model.trees, **figures, **picked})
     final, chosen = tune_fit(x, y, names, s)
-    report: dict[str, Any] = {"rows": int(y.size), "positives": int(y.sum())}
-    for key in ("auc", "average_precision", "precision", "recall", "f1"):
-        values = np.array([f[key] for f in per_fold], dtype=np.float64)
-        report[key] = float(np.nanmean(values))
-        report[f"{key}_sd"] = float(np.nanstd(values))
+    report = fold_summary(y, per_fold)
     split = (
         f"nested stratified {k}-fold, tuned inside: each outer fold reported by a model "
         f"whose settings ({len(GRID)} candidates, best out-of-fold average precision), tree "
