@@ -191,14 +191,7 @@ class NumberSide:
             origin = ev.origin or derive_origin(ev.caller)
             fields = {"callee": ev.callee, "duration_s": ev.duration_s, "origin": origin}
             windows.record(number, "number", "call", ts, fields)
-        flagged = number.flagged(ts)
-        caller = Caller(number.hourly(ts)[0], flagged)
-        row = None
-        if "number" in self.sides.kinds and not flagged and not self.sides.is_service(ev.caller):
-            row = number_features(number, ts)
-            if windows.columns("number"):
-                row += windows.values(number, "number", ts)
-        return caller, row
+        return self._seen(number, ev.caller, "number", ts)
 
     def sms(self, ev: Sms, ts: float) -> tuple[Caller, list[float] | None]:
         """Count an SMS; returns the sender as the victim side sees it and the number's
@@ -211,13 +204,20 @@ class NumberSide:
         if windows.records("number", "sms"):
             fields = {"receiver": ev.receiver, "text": ev.text or "", "has_url": bool(ev.has_url)}
             windows.record(number, "number", "sms", ts, fields)
+        return self._seen(number, ev.sender, "number_sms", ts)
+
+    def _seen(
+        self, number: NumberState, key: str, kind: str, ts: float
+    ) -> tuple[Caller, list[float] | None]:
+        """The number as the victim side sees it, and its own row for the rules of `kind`
+        (none once flagged, for a service, or when no rule reads the kind)."""
         flagged = number.flagged(ts)
         sides = self.sides
         row = None
-        if "number_sms" in sides.kinds and not flagged and not sides.is_service(ev.sender):
+        if kind in sides.kinds and not flagged and not sides.is_service(key):
             row = number_features(number, ts)
-            if windows.columns("number_sms"):
-                row += windows.values(number, "number_sms", ts)
+            if sides.windows.columns(kind):
+                row += sides.windows.values(number, kind, ts)
         return Caller(number.hourly(ts)[0], flagged), row
 
 

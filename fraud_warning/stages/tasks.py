@@ -381,8 +381,7 @@ class AlertTask(_MergingTask):
         emit = self.alerter.emit
         for rec in records:
             if isinstance(rec, Verdicts):
-                at = Trigger(rec.event_id, rec.t, event_time(rec.t, rec.tz), rec.money)
-                emit(rec.subscriber, at, rec.t, rec.cell, rec.verdicts, out)
+                emit(rec.subscriber, _trigger(rec), rec.t, rec.cell, rec.verdicts, out)
         return []
 
     def _housekeeping(self, watermark: float, events: int) -> None:
@@ -402,6 +401,11 @@ class _Pending(NamedTuple):
     cell: str | None
 
 
+def _trigger(at: Verdicts | _Pending) -> Trigger:
+    """The trigger a stage record stands for (its event, event time and money)."""
+    return Trigger(at.event_id, at.t, event_time(at.t, at.tz), at.money)
+
+
 def _verdicts(
     models: Models,
     kind: str,
@@ -414,8 +418,7 @@ def _verdicts(
     per_row, shadow = models.evaluate(kind, values)
     for i in sorted(shadow):
         at = pending[i]
-        trigger = Trigger(at.event_id, at.t, event_time(at.t, at.tz), at.money)
-        out.add_shadow(kind, at.subscriber, trigger, shadow[i])
+        out.add_shadow(kind, at.subscriber, _trigger(at), shadow[i])
     sends: list[Send] = []
     for i in sorted(per_row):
         at = pending[i]
