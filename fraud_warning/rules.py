@@ -55,8 +55,9 @@ from pydantic import (
 )
 
 from fraud_warning.expr import Condition, ExprError, parse
-from fraud_warning.features import CATALOGUE, NUMBER_KINDS
+from fraud_warning.features import CATALOGUE
 from fraud_warning.windowlang import WindowError, WindowSpec, parse_feature
+from fraud_warning.windows import KIND_SIDE
 from fraud_warning.yamlsafe import YamlError, line_of, load_file, schema_error
 
 Status = Literal["experimental", "shadow", "stable", "deprecated"]
@@ -316,7 +317,7 @@ def compile_rule(data: Any, lines: Mapping[tuple[str | int, ...], int], file: st
 def _windows(
     spec: RuleSpec, lines: Mapping[tuple[str | int, ...], int], file: str
 ) -> tuple[tuple[str, WindowSpec], ...]:
-    side = "number" if spec.on in NUMBER_KINDS else "victim"
+    side = KIND_SIDE[spec.on]
     catalogue = CATALOGUE[spec.on]
     out: list[tuple[str, WindowSpec]] = []
     seen: dict[str, str] = {}

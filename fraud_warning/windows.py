@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from fraud_warning.features import CATALOGUE, NUMBER_KINDS
 from fraud_warning.windowlang import (
     IsTrue,
     Match,
@@ -40,13 +41,7 @@ Test = Callable[[Fields], bool]
 Held = dict[str, list[Entry]]
 
 #: The side whose state each trigger kind's windows read.
-KIND_SIDE = {
-    "transfer": "victim",
-    "call": "victim",
-    "sms": "victim",
-    "number": "number",
-    "number_sms": "number",
-}
+KIND_SIDE = {kind: "number" if kind in NUMBER_KINDS else "victim" for kind in CATALOGUE}
 
 _CMP: dict[str, Callable[[Any, Any], bool]] = {
     "lt": operator.lt,

@@ -49,10 +49,6 @@ class Checkpoints:
         self.written_bytes += size
         return size
 
-    def save(self, tasks: Iterable[Task]) -> int:
-        """Write the tasks' snapshots (with their positions) atomically; returns bytes."""
-        return self.write(self.dump(tasks))
-
     def load(self, ctx: Context, name: str) -> Task | None:
         """The task saved under `name` ("N0"), or None when there is none."""
         data = self.client.get(self.base + name)
