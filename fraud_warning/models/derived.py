@@ -80,7 +80,7 @@ def _div(a: Array, b: Array) -> Array:
     return out
 
 
-def compute(name: str, columns: Mapping[str, Array]) -> Array:
+def compute(name: str, columns: Mapping[str, npt.ArrayLike]) -> Array:
     """The derived column `name` from the raw `columns` (name -> values of every row)."""
     d = CATALOGUE[name]
     v = [np.asarray(columns[i], dtype=np.float64) for i in d.inputs]

@@ -45,14 +45,11 @@ def _number(text: str) -> float | None:
 
 def _add_derived(parsed: dict[str, list[float]], features: list[str]) -> None:
     """A card's derived features (`derived.py`) the CSV lacks, computed from its columns."""
-    from fraud_warning.models.derived import CATALOGUE, compute
+    from fraud_warning.models.derived import applicable, compute
 
-    for name in features:
-        if name in parsed or name not in CATALOGUE:
-            continue
-        if all(i in parsed for i in CATALOGUE[name].inputs):
-            columns = {i: np.asarray(parsed[i], dtype=np.float64) for i in CATALOGUE[name].inputs}
-            parsed[name] = compute(name, columns).tolist()
+    for name in applicable(list(parsed)):
+        if name in features:
+            parsed[name] = compute(name, parsed).tolist()
 
 
 def read_table(path: Path, label: str, features: list[str] | None = None) -> Table:

@@ -12,6 +12,7 @@ Training is deterministic: fixed seeds, `deterministic=True`, one thread.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -195,6 +196,27 @@ def train_in_time(
     return Outcome(trained, "time-ordered hold-out (last 20 % of rows)", split, figures)
 
 
+Recipe = Callable[[Index, int], tuple[Trained, Settings]]
+
+
+def nested_folds(
+    x: Array, y: npt.NDArray[np.int8], k: int, seed: int, recipe: Recipe,
+    record: Sequence[str] = (),
+) -> tuple[Trained, Settings, dict[str, Any], list[dict[str, Any]]]:  # fmt: skip
+    """Nested K-fold with any recipe: each outer fold is scored by `recipe(other folds'
+    rows, seed + fold)` (its settings' `record` fields noted per fold), then the shipped
+    model is `recipe(every row, seed)`. Returns it, its settings, the summary, the folds."""
+    every = np.arange(y.size, dtype=np.intp)
+    per_fold: list[dict[str, Any]] = []
+    for i, test in enumerate(stratified_folds(y, k, seed)):
+        model, chosen = recipe(np.setdiff1d(every, test), seed + i + 1)
+        figures = summary(y[test], model.predict(x[test]), model.threshold)
+        picked = {key: getattr(chosen, key) for key in record}
+        per_fold.append({"fold": i + 1, "trees": model.trees, **figures, **picked})
+    final, chosen = recipe(every, seed)
+    return final, chosen, fold_summary(y, per_fold), per_fold
+
+
 def train_nested_cv(
     x: Array, y: npt.NDArray[np.int8], names: list[str], s: Settings, k: int = 5
 ) -> Outcome:
@@ -203,18 +225,12 @@ def train_nested_cv(
     The shipped model is then fitted the same way on all rows (a 25 % stratified
     validation split inside them), so its figures are the outer folds' average.
     """
-    folds = stratified_folds(y, k, s.seed)
-    every = np.arange(y.size, dtype=np.intp)
-    per_fold: list[dict[str, Any]] = []
-    for i, test in enumerate(folds):
-        rest = np.setdiff1d(every, test)
-        fit_rows, valid = stratified_holdout(y, rest, 0.25, s.seed + i + 1)
-        model = fit(x, y, fit_rows, valid, names, s)
-        figures = summary(y[test], model.predict(x[test]), model.threshold)
-        per_fold.append({"fold": i + 1, "trees": model.trees, **figures})
-    fit_rows, valid = stratified_holdout(y, every, 0.25, s.seed)
-    final = fit(x, y, fit_rows, valid, names, s)
-    report = fold_summary(y, per_fold)
+
+    def recipe(rows: Index, seed: int) -> tuple[Trained, Settings]:
+        fit_rows, valid = stratified_holdout(y, rows, 0.25, seed)
+        return fit(x, y, fit_rows, valid, names, s), s
+
+    final, _, report, per_fold = nested_folds(x, y, k, s.seed, recipe)
     split = (
         f"nested stratified {k}-fold: each outer fold reported by a model whose trees, "
         "calibration and threshold used only the other folds (75 % fit / 25 % validation); "
@@ -235,6 +251,7 @@ __all__ = [
     "Settings",
     "Trained",
     "fit",
+    "nested_folds",
     "stratified_folds",
     "stratified_holdout",
     "time_split",

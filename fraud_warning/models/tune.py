@@ -22,20 +22,19 @@ thread, the same grid in the same order.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from fraud_warning.models.calibrate import Calibration
-from fraud_warning.models.metrics import average_precision, pick_threshold, summary
+from fraud_warning.models.metrics import average_precision, pick_threshold
 from fraud_warning.models.train import (
     Array,
     Outcome,
     Settings,
     Trained,
     early_stopped,
-    fold_summary,
+    nested_folds,
     stratified_folds,
 )
 
@@ -114,17 +113,11 @@ def train_nested_cv_tuned(
 ) -> tuple[Outcome, Settings]:
     """Nested K-fold as `train_nested_cv`, each outer fold's model from `tune_fit` on the
     other folds' rows alone; then `tune_fit` on every row for the shipped model."""
-    folds = stratified_folds(y, k, s.seed)
-    every = np.arange(y.size, dtype=np.intp)
-    per_fold: list[dict[str, Any]] = []
-    for i, test in enumerate(folds):
-        rest = np.setdiff1d(every, test)
-        model, chosen = tune_fit(x[rest], y[rest], names, replace(s, seed=s.seed + i + 1))
-        figures = summary(y[test], model.predict(x[test]), model.threshold)
-        picked = {key: getattr(chosen, key) for key in TUNED}
-        per_fold.append({"fold": i + 1, "trees": model.trees, **figures, **picked})
-    final, chosen = tune_fit(x, y, names, s)
-    report = fold_summary(y, per_fold)
+
+    def recipe(rows: npt.NDArray[np.intp], seed: int) -> tuple[Trained, Settings]:
+        return tune_fit(x[rows], y[rows], names, replace(s, seed=seed))
+
+    final, chosen, report, per_fold = nested_folds(x, y, k, s.seed, recipe, TUNED)
     split = (
         f"nested stratified {k}-fold, tuned inside: each outer fold reported by a model "
         f"whose settings ({len(GRID)} candidates, best out-of-fold average precision), tree "
