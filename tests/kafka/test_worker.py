@@ -223,11 +223,17 @@ def test_rules_reloaded_mid_burst_lose_and_repeat_nothing(
             await asyncio.sleep(0.8)
             for path in rules.rglob("*.yaml"):  # the same rules, files touched
                 os.utime(path, None)
+            # bounded waits: a reload that never comes fails the test instead of hanging CI
+            clock = asyncio.get_running_loop().time
+            deadline = clock() + 30
             while worker.reloads < 1:
+                assert clock() < deadline, "the touched rule files were never reloaded"
                 await asyncio.sleep(0.05)
             broken = rules / "victim" / "zz-broken.yaml"
             broken.write_text("id: broken\nversion: 1\nwhen: {no_such_feature: {gte: 1}}\n")
+            deadline = clock() + 30
             while watcher.last_error is None:
+                assert clock() < deadline, "the broken rule file was never noticed"
                 await asyncio.sleep(0.05)
             assert not feeding.done(), "the replay ended before the reloads: nothing tested"
             await feeding
