@@ -14,7 +14,10 @@ re-sorting everything waiting at each release more still.
 Live traffic has idle partitions (a trickle of events over many partitions), and an
 upstream partition that sends nothing would hold everything back. With `idle_s` set, a
 partition silent for that long (wall clock) stops counting until it sends again, and
-when every partition is silent what waits is released. A record that then arrives
+when every partition is silent what waits is released. The clock starts when the merge
+first hears from anyone: a partition not heard from yet is silent from then, not from
+the epoch (that let the first partition to speak after a start or a hand-over run ahead
+of the others, reordering events by minutes). A record that then arrives
 earlier than what was released is processed at once: order is exact while upstream
 partitions keep talking (a replay's marks see to that), best effort when they do not.
 """
@@ -39,7 +42,8 @@ class Merger:
         if not self.marks:
             raise ValueError("a merge needs at least one upstream partition")
         self.idle_s = idle_s
-        self.heard = dict.fromkeys(self.marks, 0.0)  # wall time a partition last sent
+        # wall time a partition last sent; None until the merge first hears from anyone
+        self.heard: dict[str, float] | None = None
         self.bound = float("-inf")  # everything earlier has been released
         self._queues: dict[str, list[Entry]] = {}
         self._waiting = 0
@@ -62,7 +66,7 @@ class Merger:
             raise KeyError(f"mark from unknown upstream partition {source!r}")
         if ts > self.marks[source]:
             self.marks[source] = ts
-        self.heard[source] = now
+        self._heard(now)[source] = now
 
     def release(self, now: float = 0.0) -> list[Ordered]:
         """Records earlier than every upstream mark, in canonical order (`now`, the wall
@@ -86,10 +90,6 @@ class Merger:
         self._waiting -= len(taken)
         return [entry[4] for entry in taken]
 
-    def hear_all(self, now: float) -> None:
-        """Count every upstream partition as heard from at `now` (a restored merge)."""
-        self.heard = dict.fromkeys(self.marks, now)
-
     def waiting(self) -> list[Ordered]:
         """The records not released yet, in canonical order (for a snapshot)."""
         return [entry[4] for entry in sorted(e for q in self._queues.values() for e in q)]
@@ -97,13 +97,18 @@ class Merger:
     def _bound(self, now: float) -> float:
         if self.idle_s is None:
             return min(self.marks.values())
-        since = now - self.idle_s
-        live = [m for s, m in self.marks.items() if self.heard[s] >= since]
+        since, heard = now - self.idle_s, self._heard(now)
+        live = [m for s, m in self.marks.items() if heard[s] >= since]
         if live:
             return min(live)
         if self._waiting:  # every upstream partition is silent: release what waits
             return max(q[-1][0] for q in self._queues.values() if q) + 1e-6
         return self.bound
+
+    def _heard(self, now: float) -> dict[str, float]:
+        if self.heard is None:
+            self.heard = dict.fromkeys(self.marks, now)
+        return self.heard
 
     def __len__(self) -> int:
         return self._waiting
