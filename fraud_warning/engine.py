@@ -91,6 +91,7 @@ class Engine:
         self._seq = 0
         self._next_housekeeping = float("-inf")
         self._next_size_estimate = float("-inf")
+        self._estimated_at_seq = -SIZE_ESTIMATE_EVENTS  # so the first housekeeping estimates
         self._m_events = {t: self.metrics.events.labels(t) for t in ("call", "sms", "transfer")}
 
     def swap_registry(self, registry: Registry) -> None:
@@ -236,13 +237,21 @@ class Engine:
         self.store.expire_flags(watermark)
         for side, n in self.store.sizes().items():
             self.metrics.state_keys.labels(side).set(n)
-        if watermark >= self._next_size_estimate:
-            # deep sizes are slow (a fraud number holds a thousand callees): hourly, sampled
+        if (
+            watermark >= self._next_size_estimate
+            and self._seq - self._estimated_at_seq >= SIZE_ESTIMATE_EVENTS
+        ):
+            # deep sizes are slow (a fraud number holds a thousand callees): hourly, sampled,
+            # and not more often than the events allow (a replay crosses hours in moments)
+            self._estimated_at_seq = self._seq
             for side, n in self.store.estimate_bytes().items():
                 self.metrics.state_bytes.labels(side).set(n)
             self._next_size_estimate = watermark + 3600.0
         self._next_housekeeping = watermark + self.config.housekeeping_every_s
 
+
+#: Events between two state-size estimates, at least (see Engine._housekeeping).
+SIZE_ESTIMATE_EVENTS = 200_000
 
 #: Per trigger kind, the feature read straight off the event: its gate is checked before
 #: any state is read, so a short call or a small transfer costs no feature work.

@@ -237,6 +237,31 @@ class Rule:
         return out
 
 
+class GateScreen:
+    """Which of many rules can fire on one row, in one numpy comparison: each rule's lower
+    bounds (:attr:`Rule.gates`) as a matrix row. Number rules run per event (a flag must
+    hold for the number's very next call), and past a few dozen rules a Python check per
+    rule cost more than the rest of the number side's work; the few that pass the screen
+    are then checked exactly, in registry order."""
+
+    def __init__(self, rules: Sequence[Rule]) -> None:
+        self.rules = tuple(rules)
+        columns = sorted({i for rule in self.rules for i in rule.gates})
+        self.columns = np.array(columns, dtype=np.intp)
+        self.bounds = np.full((len(self.rules), len(columns)), -np.inf)
+        where = {index: c for c, index in enumerate(columns)}
+        for r, rule in enumerate(self.rules):
+            for index, bound in rule.gates.items():
+                self.bounds[r, where[index]] = bound
+
+    def candidates(self, row: Sequence[float]) -> list[Rule]:
+        """The rules whose bounds `row` reaches (a missing feature, NaN, reaches none)."""
+        values = np.asarray(row, dtype=np.float64)[self.columns]
+        passing = (values >= self.bounds).all(axis=1)
+        rules = self.rules
+        return [rules[r] for r in np.flatnonzero(passing).tolist()]
+
+
 class MaskCache:
     """Clause masks over one batch's feature matrix, each computed once for all rules."""
 
@@ -397,6 +422,7 @@ def load_rule_file(path: Path) -> list[Rule]:
 
 __all__ = [
     "PRIORITY_RANK",
+    "GateScreen",
     "MaskCache",
     "Rule",
     "RuleError",

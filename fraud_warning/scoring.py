@@ -21,9 +21,12 @@ from fraud_warning.features import NUMBER_KINDS
 from fraud_warning.metrics import Metrics
 from fraud_warning.registry import Registry
 from fraud_warning.risk import Verdict
-from fraud_warning.rules import MaskCache, Rule
+from fraud_warning.rules import GateScreen, MaskCache, Rule
 
 Shadowed = tuple[str, Verdict]  # (status, verdict) of a model that fired without paging
+# Below this many number rules of a kind, checking each in Python beats a numpy screen's
+# fixed cost (a few µs per row); above it the screen's cost hardly grows with the rules.
+SCREEN_FROM = 12
 
 
 class Fired(NamedTuple):
@@ -40,6 +43,11 @@ class Models:
         self.registry = registry
         self.metrics = metrics
         self._number_rules = {kind: registry.by_kind.get(kind, ()) for kind in NUMBER_KINDS}
+        self._screens = {
+            kind: GateScreen(rules)
+            for kind, rules in self._number_rules.items()
+            if len(rules) >= SCREEN_FROM
+        }
         self._number_gate = {kind: registry.gate(kind) for kind in NUMBER_KINDS}
         self._number_rows = dict.fromkeys(NUMBER_KINDS, 0)
         # a labels() lookup per rule per call adds up
@@ -48,6 +56,10 @@ class Models:
             for r in registry
         }
         self._seconds = {r.key: metrics.model_seconds.labels(r.spec.id) for r in registry}
+        self._hits = {
+            r.key: metrics.model_hits.labels(r.spec.id, str(r.spec.version), r.spec.status)
+            for r in registry
+        }
 
     def number(self, row: Sequence[float], kind: str = "number") -> Fired:
         """The number rules of `kind` (a call: `number`, an SMS: `number_sms`) that fire
@@ -57,11 +69,11 @@ class Models:
             if row[index] < bound:
                 return fired
         self._number_rows[kind] += 1  # every rule of the kind ran on it (counted per batch)
-        for rule in self._number_rules[kind]:
+        screen = self._screens.get(kind)
+        rules = self._number_rules[kind] if screen is None else screen.candidates(row)
+        for rule in rules:
             if rule.matches(row):
-                self.metrics.model_hits.labels(
-                    rule.spec.id, str(rule.spec.version), rule.spec.status
-                ).inc()
+                self._hits[rule.key].inc()
                 if rule.pages:
                     fired.pages.append(verdict_of(rule, row))
                 else:
@@ -93,9 +105,7 @@ class Models:
             self._seconds[rule.key].observe(time.perf_counter() - started)
             if not len(idx):
                 continue
-            m.model_hits.labels(rule.spec.id, str(rule.spec.version), rule.spec.status).inc(
-                len(idx)
-            )
+            self._hits[rule.key].inc(len(idx))
             status = rule.spec.status
             for i in idx.tolist():
                 if rule.pages:

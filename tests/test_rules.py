@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from fraud_warning.features import CATALOGUE
 from fraud_warning.rules import (
+    GateScreen,
     MaskCache,
     Rule,
     RuleError,
@@ -410,6 +411,32 @@ def test_mask_cache_equals_row_by_row_matches(
             mask = cache.rule(rule)
             assert mask.dtype == bool and mask.shape == (len(rows),)
             assert mask.tolist() == [rule.matches(r) for r in rows]
+
+
+@settings(max_examples=100, deadline=None)
+@given(matrices, st.lists(rule_specs, min_size=1, max_size=6))
+def test_gate_screen_never_drops_a_rule_that_matches(
+    matrix: np.ndarray, specs: list[dict[str, Any]]
+) -> None:
+    rules = [compile_rule(spec, {}, "prop.yaml") for spec in specs]
+    screen = GateScreen(rules)
+    for row in matrix.tolist():
+        candidates = screen.candidates(row)
+        assert [r for r in candidates if r.matches(row)] == [r for r in rules if r.matches(row)]
+
+
+def test_gate_screen_drops_rows_below_a_rules_bounds_including_its_condition() -> None:
+    plain = compile_rule({**SPEC, "when": {"fanout_1h": {"gte": 3}}}, {}, "a.yaml")
+    spec = {
+        **SPEC,
+        "when": {"calls_1h": {"gt": 1}},
+        "condition": "fanout_1h >= 10 and calls_1h > 2",
+    }
+    cond = compile_rule(spec, {}, "b.yaml")
+    screen = GateScreen([plain, cond])
+    assert screen.candidates([3.0, 5.0, 0.0, 0.0, 0.0]) == [plain]
+    assert screen.candidates([10.0, 5.0, 0.0, 0.0, 0.0]) == [plain, cond]
+    assert screen.candidates([float("nan"), 5.0, 0.0, 0.0, 0.0]) == []
 
 
 def test_mask_cache_shares_clauses_between_rules() -> None:
