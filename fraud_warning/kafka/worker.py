@@ -544,9 +544,7 @@ class Worker:
         name = f"{stage}{partition}"
         task = await self._load(name)
         if task is not None:
-            merger = getattr(task, "merger", None)
-            if merger is not None:
-                merger.hear_all(time.monotonic())  # silence is measured from now
+            # a restored merge measures silence from its first word, as a new one does
             log.info("task %s restored at offset %d", task.name, task.positions.offset)
             # stage inputs need no such check (see _on_records); the input topic does
             if stage == NUMBER and task.positions.offset >= 0 and await self._new_log(task):
