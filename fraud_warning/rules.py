@@ -253,11 +253,13 @@ class GateScreen:
         for r, rule in enumerate(self.rules):
             for index, bound in rule.gates.items():
                 self.bounds[r, where[index]] = bound
+        # where a rule sets no bound it passes whatever the value, a missing one (NaN) too
+        self.free = np.isneginf(self.bounds)
 
     def candidates(self, row: Sequence[float]) -> list[Rule]:
         """The rules whose bounds `row` reaches (a missing feature, NaN, reaches none)."""
         values = np.asarray(row, dtype=np.float64)[self.columns]
-        passing = (values >= self.bounds).all(axis=1)
+        passing = ((values >= self.bounds) | self.free).all(axis=1)
         rules = self.rules
         return [rules[r] for r in np.flatnonzero(passing).tolist()]
 
