@@ -8,12 +8,21 @@ reason. A Kafka record value may hold one event or a JSON array of events.
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import msgspec
 
-from fraud_warning.wire import MAX_YEAR, MIN_YEAR, Call, WireEvent, derive_origin, ts_in_range
+from fraud_warning.wire import (
+    MAX_YEAR,
+    MIN_YEAR,
+    Call,
+    Sms,
+    WireEvent,
+    derive_origin,
+    ts_in_range,
+)
 
 #: Closed set of dead-letter reasons (they are metric label values, so keep it small).
 REASONS = (
@@ -115,6 +124,31 @@ def _bad_utf8(raw: bytes) -> str | None:
     return None
 
 
+def _finish(event: WireEvent) -> WireEvent:
+    """A call's origin derived when not sent; numbers, accounts and cells interned.
+
+    State keeps these strings (keys, contacts, callees, a subscriber's last cell), and
+    each event brings new copies of the same few values: interned, a number seen in a
+    thousand places is held once (about 170 bytes less state per subscriber)."""
+    intern = sys.intern
+    if type(event) is Call:
+        event.caller, event.callee = intern(event.caller), intern(event.callee)
+        if event.caller_cell is not None:
+            event.caller_cell = intern(event.caller_cell)
+        if event.callee_cell is not None:
+            event.callee_cell = intern(event.callee_cell)
+        if event.origin is None:
+            event.origin = derive_origin(event.caller)  # type: ignore[assignment]
+    elif type(event) is Sms:
+        event.sender, event.receiver = intern(event.sender), intern(event.receiver)
+        if event.sender_cell is not None:
+            event.sender_cell = intern(event.sender_cell)
+    else:
+        event.payer = intern(event.payer)  # type: ignore[union-attr]
+        event.payee_account = intern(event.payee_account)  # type: ignore[union-attr]
+    return event
+
+
 class Decoder:
     """Decodes records into events; never raises on bad input."""
 
@@ -153,9 +187,7 @@ class Decoder:
         bad_year = _bad_year(event)
         if bad_year is not None:
             return self._fail(offset, raw, "bad_timestamp", bad_year)
-        if type(event) is Call and event.origin is None:
-            event.origin = derive_origin(event.caller)  # type: ignore[assignment]
-        return Decoded(offset, event)
+        return Decoded(offset, _finish(event))
 
     def decode_lines(
         self, lines: Iterable[tuple[int, bytes]]
@@ -187,10 +219,7 @@ class Decoder:
                 pass
             else:
                 if all(ts_in_range(event.ts) for event in events):
-                    for event in events:
-                        if type(event) is Call and event.origin is None:
-                            event.origin = derive_origin(event.caller)  # type: ignore[assignment]
-                    return [Decoded(offset, e) for e in events], []
+                    return [Decoded(offset, _finish(e)) for e in events], []
         try:
             parts: Sequence[msgspec.Raw] = self._raw_list.decode(value)
         except msgspec.DecodeError as exc:

@@ -35,7 +35,6 @@ from fraud_warning.features import (
 from fraud_warning.refdata import RefData, is_elderly
 from fraud_warning.state import (
     CALL,
-    MAX_FANOUT_SET,
     SMS,
     Keyed,
     NumberState,
@@ -179,8 +178,7 @@ class NumberSide:
         number = self.numbers.touch(ev.caller, ts)
         number.roll(ts)
         number.calls += 1
-        if len(number.callees) < MAX_FANOUT_SET:
-            number.callees.add(ev.callee)
+        number.add_callee(ev.callee)
         if ev.duration_s < SHORT_CALL_S:
             number.short_calls += 1
         elif ev.duration_s >= LONG_CALL_S:
@@ -198,8 +196,7 @@ class NumberSide:
         own row when its SMS rules (`on: number_sms`) should run on it."""
         number = self.numbers.touch(ev.sender, ts)
         number.roll(ts)
-        if len(number.callees) < MAX_FANOUT_SET:
-            number.callees.add(ev.receiver)
+        number.add_callee(ev.receiver)
         windows = self.sides.windows
         if windows.records("number", "sms"):
             fields = {"receiver": ev.receiver, "text": ev.text or "", "has_url": bool(ev.has_url)}

@@ -155,7 +155,8 @@ def _fill(store: StateStore, snap: _Snapshot) -> None:
         # a snapshot from before the number's age was kept cannot say when it was first
         # seen: read it as established (a day old), never as a new number
         n.age_h, n.born_m = values[13:15] if len(values) > 14 else (MAX_AGE_H, 0)
-        n.callees = set(callees)
+        for number in callees:
+            n.add_callee(number)
         store.numbers.put(key, n)
     for key, (last_ts, inbound) in snap.payees.items():
         p = PayeeState()
