@@ -13,6 +13,8 @@ Ids are remembered for as long as an event with them could still be admitted.
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import msgspec
@@ -31,6 +33,10 @@ class Admission:
         self.config = config or AdmissionConfig()
         self.watermark = float("-inf")
         self.seen: dict[str, float] = {}  # event id → event time, oldest admitted first
+        # the same ids in admission order, to forget from the front: `next(iter(seen))`
+        # scans the dict's deleted slots from its start, which grew with every id dropped
+        # until a resize and cost more than the rest of admission
+        self._order: deque[str] = deque()
 
     def admit(self, item: Decoded, ts: float, source: str) -> DeadLetter | None:
         """None when the event is taken (and the watermark moved), else why not."""
@@ -45,6 +51,7 @@ class Admission:
         if event_id in self.seen:
             return _letter(item, source, "duplicate", f"event id {event_id} already taken")
         self.seen[event_id] = ts
+        self._order.append(event_id)
         if ts > watermark:
             self.advance(ts)
         return None
@@ -54,14 +61,22 @@ class Admission:
         if watermark <= self.watermark:
             return
         self.watermark = watermark
-        seen = self.seen
+        seen, order = self.seen, self._order
         cutoff = watermark - self.config.allowed_lateness_s
         # ids arrive roughly in time order: forget from the front while they are too old
-        while seen:
-            oldest = next(iter(seen))
+        while order:
+            oldest = order[0]
             if seen[oldest] >= cutoff:
                 break
+            order.popleft()
             del seen[oldest]
+
+    def remember(self, seen: Mapping[str, float]) -> None:
+        """Take ids admitted earlier (a restored snapshot), oldest admitted first."""
+        for event_id, ts in seen.items():
+            if event_id not in self.seen:
+                self.seen[event_id] = ts
+                self._order.append(event_id)
 
 
 def _letter(item: Decoded, source: str, reason: str, detail: str) -> DeadLetter:

@@ -215,7 +215,7 @@ class NumberSide:
             row = number_features(number, ts)
             if sides.windows.columns(kind):
                 row += sides.windows.values(number, kind, ts)
-        return Caller(number.hourly(ts)[0], flagged), row
+        return Caller(number.fanout(ts), flagged), row
 
 
 class VictimSide:

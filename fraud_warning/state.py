@@ -242,6 +242,16 @@ class NumberState:
             )
         return (0.0, 0.0, 0.0, 0.0)
 
+    def fanout(self, ts: float) -> float:
+        """Distinct callees over the hour before `ts` (hourly()[0], on every call and SMS)."""
+        bucket = int(ts // HOUR_S)
+        if bucket == self.bucket:
+            weight = 1.0 - (ts - bucket * HOUR_S) / HOUR_S
+            return len(self.callees) + self.prev_distinct * weight
+        if bucket == self.bucket + 1:
+            return len(self.callees) * (1.0 - (ts - bucket * HOUR_S) / HOUR_S)
+        return 0.0
+
     def active_s(self, ts: float) -> float:
         """Seconds since the number's first call or SMS in retained state, to the minute
         (the first event's seconds are dropped), capped at ACTIVE_CAP_S; `ts` lies in the

@@ -75,3 +75,15 @@ def test_decoded_events_share_one_string_per_number_and_cell() -> None:
     # the batch path (a record holding a JSON array) shares them too
     (again,), _ = Decoder().decode_record(b"[" + lines[0] + b"]", 7)
     assert again.event.caller is call.caller  # type: ignore[union-attr]
+
+
+def test_fanout_reads_as_the_hourly_distinct_callees() -> None:
+    rng = random.Random(7)
+    state, ts = NumberState(), 1_772_409_600.0
+    for number in _numbers(8, 2000, 40):
+        ts += rng.choice([1.0, 30.0, 600.0, 4000.0])
+        state.roll(ts)
+        state.add_callee(number)
+        later = ts + rng.uniform(0, 7200)
+        for at in (ts, later):
+            assert state.fanout(at) == state.hourly(at)[0]

@@ -86,7 +86,7 @@ def load(ctx: Context, data: bytes) -> tuple[Task, Positions]:
     _fill(task.store, snap)
     if isinstance(task, NumberTask):
         task.admission.watermark = snap.mark if snap.mark is not None else float("-inf")
-        task.admission.seen.update(snap.seen_ids)
+        task.admission.remember(snap.seen_ids)
         _fill_book(task.alerter.numbers, snap.number_incidents)
     elif isinstance(task, VictimTask | PayeeTask | AlertTask):
         merger = task.merger
