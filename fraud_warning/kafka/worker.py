@@ -217,6 +217,7 @@ class Worker:
         if self.checkpoints is not None:
             app.timer(cfg.checkpoint_s)(checkpoint)
         app.on_partitions_revoked.connect(self._on_revoked)
+        app.on_partitions_assigned.connect(self._on_assigned)
 
     def _stage_agent(self, stage: str) -> Callable[[Any], Any]:
         cfg = self.config
@@ -470,6 +471,14 @@ class Worker:
         for key in gone:
             async with self.locks[key[0]]:
                 self.tasks.pop(key, None)
+
+    async def _on_assigned(self, sender: Any, assigned: Any, **_: Any) -> None:
+        """Ask again on assignment: when the broker restarted empty, the revoke may have
+        run while it was away (no answer, so nothing was found lost), and the new
+        assignment then holds none of the missing topics, leaving the worker idle."""
+        lost = await self._lost_topics()
+        if lost:
+            await self._broker_lost_its_log(lost)
 
     async def _lost_topics(self) -> list[str]:
         """Input topics of this worker's stages that the broker no longer has. Asked on

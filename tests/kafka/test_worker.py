@@ -218,8 +218,9 @@ def test_rules_reloaded_mid_burst_lose_and_repeat_nothing(
             await wait_assigned(app)
             feeding = asyncio.create_task(
                 replay(feed_dir / "events.jsonl", [broker.bootstrap], topics.events,
-                       partitions=INPUT_PARTITIONS, rate=2_000)
+                       partitions=INPUT_PARTITIONS, rate=1_000)
             )  # fmt: skip
+            # about 7 s of replay: a slow CI machine took over 3 s to notice and load a reload
             await asyncio.sleep(0.8)
             for path in rules.rglob("*.yaml"):  # the same rules, files touched
                 os.utime(path, None)
