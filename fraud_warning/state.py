@@ -44,18 +44,19 @@ CALL = 0
 SMS = 1
 
 
-# A distinct-key container stays a tuple up to this many keys and becomes a dict or set
-# past it: most keys in a window have few contacts or callees, and a tuple of one costs
-# 48 bytes where a dict costs 184 and a set 216; a scan of 8 (interned) strings is as
-# quick as a hashed lookup.
+# A distinct-key container stays a tuple up to this many keys and becomes a dict past it:
+# most keys in a window have few contacts or callees, and a tuple of one costs 48 bytes
+# where a dict costs 184 (a set 216); a scan of 8 (interned) strings is as quick as a
+# hashed lookup.
 SMALL = 8
 
 Distinct = tuple[str, ...] | dict[str, None]
 
 
-def _remember(keys: Distinct, key: str, cap: int) -> Distinct:
-    """`keys` with `key` added: a capped insertion-ordered set (oldest forgotten first),
-    a tuple while small; returns the container to keep (the same dict once large)."""
+def _add_distinct(keys: Distinct, key: str, cap: int, *, forget: bool) -> Distinct:
+    """`keys` with `key` added, a tuple while small, then an insertion-ordered dict;
+    returns the container to keep (the same dict once large). At `cap` the oldest key is
+    forgotten (`forget`: known contacts) or the new one is not added (a saturating count)."""
     if key in keys:
         return keys
     if type(keys) is tuple:
@@ -63,6 +64,8 @@ def _remember(keys: Distinct, key: str, cap: int) -> Distinct:
             return (*keys, key)
         keys = dict.fromkeys(keys)
     if len(keys) >= cap:
+        if not forget:
+            return keys
         del keys[next(iter(keys))]  # type: ignore[union-attr]
     keys[key] = None  # type: ignore[index]
     return keys
@@ -128,13 +131,13 @@ class VictimState:
         return number in self._contacts
 
     def add_contact(self, number: str) -> None:
-        self._contacts = _remember(self._contacts, number, MAX_CONTACTS)
+        self._contacts = _add_distinct(self._contacts, number, MAX_CONTACTS, forget=True)
 
     def has_paid(self, account: str) -> bool:
         return account in self._payees
 
     def add_payee(self, account: str) -> None:
-        self._payees = _remember(self._payees, account, MAX_PAYEES)
+        self._payees = _add_distinct(self._payees, account, MAX_PAYEES, forget=True)
 
     def add_inbound(self, record: Inbound) -> None:
         if not self.inbound:
@@ -181,8 +184,8 @@ class NumberState:
         # hour of the first event: see active_s
         self.age_h = 0
         self.born_m = 0
-        # distinct callees in the current hour: a tuple while few (see SMALL), then a set
-        self.callees: tuple[str, ...] | set[str] = ()
+        # distinct callees in the current hour: a tuple while few (see SMALL), then a dict
+        self.callees: Distinct = ()
         self.calls = self.short_calls = self.long_calls = 0
         self.prev_distinct = self.prev_calls = self.prev_short = self.prev_long = 0
         self.flagged_at: float | None = None
@@ -211,46 +214,32 @@ class NumberState:
 
     def add_callee(self, number: str) -> None:
         """Count `number` among this hour's distinct callees (saturating at the cap)."""
-        callees = self.callees
-        if type(callees) is tuple:
-            if number in callees:
-                return
-            if len(callees) < SMALL:
-                self.callees = (*callees, number)
-                return
-            callees = self.callees = set(callees)
-        if len(callees) < MAX_FANOUT_SET:
-            callees.add(number)  # type: ignore[union-attr]
+        self.callees = _add_distinct(self.callees, number, MAX_FANOUT_SET, forget=False)
+
+    def _weights(self, ts: float) -> tuple[float, float]:
+        """Weights of the current and previous hour buckets in the hour before `ts`: the
+        previous bucket counts by how much of it still lies in that hour."""
+        bucket = int(ts // HOUR_S)
+        if bucket == self.bucket:
+            return 1.0, 1.0 - (ts - bucket * HOUR_S) / HOUR_S
+        if bucket == self.bucket + 1:
+            return 1.0 - (ts - bucket * HOUR_S) / HOUR_S, 0.0
+        return 0.0, 0.0
 
     def hourly(self, ts: float) -> tuple[float, float, float, float]:
         """(distinct callees, calls, short calls, long calls) over the hour before `ts`."""
-        bucket = int(ts // HOUR_S)
-        weight = 1.0 - (ts - bucket * HOUR_S) / HOUR_S
-        if bucket == self.bucket:
-            return (
-                len(self.callees) + self.prev_distinct * weight,
-                self.calls + self.prev_calls * weight,
-                self.short_calls + self.prev_short * weight,
-                self.long_calls + self.prev_long * weight,
-            )
-        if bucket == self.bucket + 1:
-            return (
-                len(self.callees) * weight,
-                self.calls * weight,
-                self.short_calls * weight,
-                self.long_calls * weight,
-            )
-        return (0.0, 0.0, 0.0, 0.0)
+        now, prev = self._weights(ts)
+        return (
+            len(self.callees) * now + self.prev_distinct * prev,
+            self.calls * now + self.prev_calls * prev,
+            self.short_calls * now + self.prev_short * prev,
+            self.long_calls * now + self.prev_long * prev,
+        )
 
     def fanout(self, ts: float) -> float:
         """Distinct callees over the hour before `ts` (hourly()[0], on every call and SMS)."""
-        bucket = int(ts // HOUR_S)
-        if bucket == self.bucket:
-            weight = 1.0 - (ts - bucket * HOUR_S) / HOUR_S
-            return len(self.callees) + self.prev_distinct * weight
-        if bucket == self.bucket + 1:
-            return len(self.callees) * (1.0 - (ts - bucket * HOUR_S) / HOUR_S)
-        return 0.0
+        now, prev = self._weights(ts)
+        return len(self.callees) * now + self.prev_distinct * prev
 
     def active_s(self, ts: float) -> float:
         """Seconds since the number's first call or SMS in retained state, to the minute
