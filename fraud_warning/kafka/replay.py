@@ -321,9 +321,48 @@ async def ensure_topic(bootstrap: list[str], topic: str, partitions: int) -> Non
             raise ReplayError(f"cannot create topic {name}: {message}")
 
 
+async def restore_topics(bootstrap: list[str], counts: dict[str, int]) -> list[str]:
+    """Make each topic exist with its partition count, after a broker lost its logs.
+
+    A missing topic is created. A topic with another count that holds no record is
+    deleted and created again: a broker that auto-creates topics (tansu) makes them
+    with its default count at the first client's metadata request, and a worker that
+    then adopted that count would route keys differently from its checkpointed state.
+    A topic with records is left as it is; the names of those with another count are
+    returned."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition  # type: ignore[import-untyped]
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+    await consumer.start()
+    try:
+        present = await consumer.topics()
+        wrong: list[str] = []
+        kept: list[str] = []
+        for topic, n in counts.items():
+            parts = consumer.partitions_for_topic(topic) if topic in present else None
+            if not parts or len(parts) == n:
+                continue
+            ends = await consumer.end_offsets([TopicPartition(topic, p) for p in parts])
+            # a log with records never reports an end of 0 (tansu reports ends short)
+            (kept if any(ends.values()) else wrong).append(topic)
+    finally:
+        await consumer.stop()
+    if wrong:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+        await admin.start()
+        try:
+            await admin.delete_topics(wrong)
+        finally:
+            await admin.close()
+    for topic, n in counts.items():
+        await ensure_topic(bootstrap, topic, n)
+    return kept
+
+
 async def partition_count(bootstrap: list[str], topic: str) -> int:
     """How many partitions `topic` has (it must exist)."""
-    from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped]
+    from aiokafka import AIOKafkaProducer
 
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
     await producer.start()
@@ -384,4 +423,5 @@ __all__ = [
     "publish",
     "read_lines",
     "replay",
+    "restore_topics",
 ]

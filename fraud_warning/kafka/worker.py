@@ -41,8 +41,8 @@ import orjson
 from fraud_warning.alerting import Output
 from fraud_warning.breaker import Breaker, BreakerConfig
 from fraud_warning.decode import DeadLetter, Decoded, Decoder
-from fraud_warning.kafka.replay import MAX_RECORD_BYTES
-from fraud_warning.kafka.topics import MARK_HEADER, Topics, partition_for
+from fraud_warning.kafka.replay import MAX_RECORD_BYTES, restore_topics
+from fraud_warning.kafka.topics import DEFAULT_PORT, MARK_HEADER, Topics, partition_for
 from fraud_warning.reload import RegistryWatcher
 from fraud_warning.stages.checkpoints import Checkpoints
 from fraud_warning.stages.envelope import Envelope, open_new, seal
@@ -128,6 +128,8 @@ class Worker:
         self._resumed = asyncio.Event()
         self.on_alerts = on_alerts
         self.tasks: dict[tuple[str, int], Task] = {}
+        # (stage, partition) -> the last input offset a task let go of here had read
+        self._read_to: dict[tuple[str, int], int] = {}
         self.decoders: dict[int, Decoder] = {}
         # acks off: Faust commits nothing; offsets are committed with checkpoints only
         raw = {"value_serializer": "raw", "key_serializer": "raw", "acks": False}
@@ -463,22 +465,56 @@ class Worker:
         gone = keys & set(self.tasks)
         if not gone:
             return
-        lost = await self._lost_topics()
+        read = {key: self.tasks[key].positions.offset for key in gone}
+        lost = await self._lost_topics() or await self._emptied(read)
         if lost:
             await self._broker_lost_its_log(lost)
             return
         await self.checkpoint(gone)
         for key in gone:
             async with self.locks[key[0]]:
-                self.tasks.pop(key, None)
+                task = self.tasks.pop(key, None)
+                if task is not None:
+                    self._read_to[key] = task.positions.offset
 
     async def _on_assigned(self, sender: Any, assigned: Any, **_: Any) -> None:
         """Ask again on assignment: when the broker restarted empty, the revoke may have
         run while it was away (no answer, so nothing was found lost), and the new
         assignment then holds none of the missing topics, leaving the worker idle."""
-        lost = await self._lost_topics()
+        keys = {
+            (self.topic_stage[tp.topic], tp.partition)
+            for tp in assigned
+            if tp.topic in self.topic_stage
+        }
+        read = {key: self._read_to[key] for key in keys if key in self._read_to}
+        read.update((key, self.tasks[key].positions.offset) for key in keys & set(self.tasks))
+        lost = await self._lost_topics() or await self._emptied(read)
         if lost:
             await self._broker_lost_its_log(lost)
+
+    async def _emptied(self, read: dict[tuple[str, int], int]) -> list[str]:
+        """Input topics with a partition this process has read records from that is now
+        empty: the broker lost its log. A broker that auto-creates topics (tansu) has
+        them again by the time a rebalance asks, empty, so their listing says nothing.
+        Only an empty log counts: tansu reports end offsets below the real end (the
+        last batch's first offset + 1), so "ends before what was read" would misfire on
+        every rebalance there, but a log that holds records never reports 0."""
+        from faust.types import TP
+
+        tps = {
+            TP(self.input_topic(stage), partition)
+            for (stage, partition), offset in read.items()
+            if offset >= 0
+        }
+        if not tps:
+            return []
+        try:
+            thread = self.app.consumer._thread
+            ends = await asyncio.wait_for(thread.highwaters(*tps), 10)
+        except Exception as exc:  # broker away: unknown, asked again on assignment
+            log.warning("could not read the end offsets of the input logs (%s)", _reason(exc))
+            return []
+        return sorted({tp.topic for tp in tps if ends.get(tp) == 0})
 
     async def _lost_topics(self) -> list[str]:
         """Input topics of this worker's stages that the broker no longer has. Asked on
@@ -511,6 +547,7 @@ class Worker:
             await asyncio.wait_for(self.checkpoint(commit=False), STOP_GRACE_S * 4)
         except TimeoutError:
             log.critical("the last checkpoint did not finish: a restart resumes from an older one")
+        await self._restore_topics()
         self.tasks.clear()
         # Faust's stop waits for its consumer thread, which may be retrying a commit to a
         # lost topic for ever (aiokafka treats UnknownTopicOrPartition as retriable): if
@@ -520,6 +557,22 @@ class Worker:
         watchdog.daemon = True
         watchdog.start()
         await self.app.crash(RuntimeError(f"the broker has lost topic(s) {', '.join(lost)}"))
+
+    async def _restore_topics(self) -> None:
+        """Put this worker's topics back with the partition counts its state was made
+        with, before a restart reads them (see :func:`restore_topics`)."""
+        servers = [f"{url.host}:{url.port or DEFAULT_PORT}" for url in self.app.conf.broker]
+        try:
+            kept = await asyncio.wait_for(restore_topics(servers, self.topic_partitions()), 30)
+        except Exception as exc:  # the restart's own topic check still runs
+            log.warning("could not put the topics back (%s)", _reason(exc))
+            return
+        if kept:
+            log.critical(
+                "topic(s) %s came back with other partition counts and already hold "
+                "records: keys now land on other partitions than the checkpointed state's",
+                ", ".join(kept),
+            )
 
     async def _new_log(self, task: Task) -> bool:
         """Whether the task's input partition ends at or before the offset its checkpoint
@@ -555,8 +608,13 @@ class Worker:
         if task is not None:
             # a restored merge measures silence from its first word, as a new one does
             log.info("task %s restored at offset %d", task.name, task.positions.offset)
-            # stage inputs need no such check (see _on_records); the input topic does
-            if stage == NUMBER and task.positions.offset >= 0 and await self._new_log(task):
+            if stage != NUMBER:
+                # a stage task's offset only says what to commit, and it may be the old
+                # log's (the broker lost it): committed into a new, shorter log it would
+                # make the next rebalance skip records. Nothing is committed until the
+                # task has read here; what it reads again carries numbers it has taken.
+                task.positions.offset = -1
+            elif task.positions.offset >= 0 and await self._new_log(task):
                 log.warning(
                     "task %s: its input partition ends before the checkpoint's offset %d, "
                     "so the broker's log is new (it lost the old one); reading it from its "
