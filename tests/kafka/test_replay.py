@@ -190,3 +190,32 @@ def test_replay_flags_read_fw_variables(monkeypatch: pytest.MonkeyPatch) -> None
     with pytest.raises(SystemExit) as exc:
         build_parser().parse_args(["feed", "replay", "d"])
     assert exc.value.code == 2
+
+
+def test_restore_topics_puts_back_counts_of_empty_topics_only(broker: Tansu) -> None:
+    """After a broker lost its logs: a topic auto-created empty with another count is
+    made again with the count the worker's state was made with; a missing one is
+    created; one that already holds records is left alone and named."""
+    from aiokafka import AIOKafkaProducer
+
+    from fraud_warning.kafka.replay import ensure_topic, partition_count, restore_topics
+
+    servers = [broker.bootstrap]
+
+    async def run() -> tuple[list[str], dict[str, int]]:
+        await ensure_topic(servers, "rt.empty", 4)
+        await ensure_topic(servers, "rt.full", 4)
+        await ensure_topic(servers, "rt.right", 3)
+        producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap)
+        await producer.start()
+        try:
+            await producer.send_and_wait("rt.full", b"x", partition=3)
+        finally:
+            await producer.stop()
+        wanted = {"rt.empty": 3, "rt.full": 3, "rt.right": 3, "rt.missing": 2}
+        kept = await restore_topics(servers, wanted)
+        return kept, {t: await partition_count(servers, t) for t in wanted}
+
+    kept, counts = asyncio.run(run())
+    assert kept == ["rt.full"]
+    assert counts == {"rt.empty": 3, "rt.full": 4, "rt.right": 3, "rt.missing": 2}
