@@ -261,6 +261,26 @@ class Drain:
         }
 
 
+async def start_at_zero(bootstrap: str, group: str, topic: str, partitions: int) -> None:
+    """Commit offset 0 for `group` on every partition of `topic`, before the backlog is
+    published: the worker then starts from committed offsets and never asks tansu where
+    a log begins. Records published before a new group's first assignment were
+    sometimes skipped that way (tansu answers offsets wrongly after batched produce),
+    and the drain then waited for ever for its last event (the "drain hang")."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in range(partitions)]
+        consumer.assign(tps)
+        await consumer.commit(dict.fromkeys(tps, 0))
+    finally:
+        await consumer.stop()
+
+
 async def drain_worker(
     setup: Setup,
     url: str,
@@ -277,6 +297,9 @@ async def drain_worker(
     worker.profile = profile
     worker.until = last_ts
     await setup.topics(worker)
+    await start_at_zero(
+        setup.broker.bootstrap, worker.app.conf.id, worker.topics.events, setup.input_partitions
+    )
     stats = await replay(
         events,
         [setup.broker.bootstrap],
