@@ -518,9 +518,11 @@ async def paced_worker(
     batch: int,
     fetch_wait_ms: int,
     alerts_expected: int,
+    profile_to: str | None = None,
 ) -> Latency:
     """A fresh worker: `warmup` as a backlog, then `window` published at `rate` by
-    another process; event-to-alert latencies."""
+    another process; event-to-alert latencies (and, with `profile_to`, a cProfile of the
+    worker's thread over the paced window)."""
     emitted: list[tuple[float, dict[str, Any]]] = []
 
     def on_alerts(alerts: list[dict[str, Any]]) -> None:
@@ -566,12 +568,18 @@ async def paced_worker(
                 str(out_path),
             ),
         )
+        profile = cProfile.Profile() if profile_to else None
+        if profile is not None:
+            profile.enable()
         process.start()
         await asyncio.get_running_loop().run_in_executor(None, process.join)
         if process.exitcode != 0:
             raise RuntimeError(f"the publisher exited with {process.exitcode}")
         last = max(t for t in times if not math.isnan(t))
         await _until(lambda: worker.released(last), 120, 0.02, "the paced events to be released")
+        if profile is not None and profile_to:
+            profile.disable()
+            profile.dump_stats(profile_to)
     finally:
         await worker.app.stop()
 
@@ -771,7 +779,11 @@ def main(argv: list[str]) -> int:
     p.add_argument(
         "--skip", nargs="*", default=[], choices=("naive", "latency", "trickle", "stock")
     )
-    p.add_argument("--profile", type=Path, help="cProfile the worker's drain into this file")
+    p.add_argument(
+        "--profile",
+        type=Path,
+        help="cProfile the worker's drain into this file, and its paced run into FILE.paced",
+    )
     p.add_argument("--out", type=Path, default=WORK / "distributed.json")
     args = p.parse_args(argv)
     logging.getLogger("aiokafka").addHandler(logging.NullHandler())
@@ -961,9 +973,13 @@ def latency_runs(
             batch=args.batch,
             fetch_wait_ms=args.fetch_max_wait_ms,
             alerts_expected=paced_expected,
+            profile_to=f"{args.profile}.paced" if args.profile else None,
         )
     )
     _print_latency(runs[-1])
+    if args.profile:
+        print(f"    profile of the paced run written to {args.profile}.paced")
+        pstats.Stats(f"{args.profile}.paced").sort_stats("tottime").print_stats(25)
     return [r.figures() for r in runs]
 
 
