@@ -184,6 +184,7 @@ class Setup:
     input_partitions: int
     partitions: int
     max_batch: int
+    linger_s: float = WorkerConfig.linger_s
 
     def worker(
         self,
@@ -205,7 +206,9 @@ class Setup:
             dispatch=f"{name}.dispatch",
             dead_letter=f"{name}.dead",
         )
-        config = WorkerConfig(max_batch=self.max_batch, stage_prefix=f"{name}.stage.")
+        config = WorkerConfig(
+            max_batch=self.max_batch, linger_s=self.linger_s, stage_prefix=f"{name}.stage."
+        )
         app = bench_app(url, self.work, f"dist-{name}")
         tune_gc()  # as `fraud-warning worker` does
         return TimedWorker(app, ctx, topics, config, on_alerts=on_alerts, watch_bounds=watch_bounds)
@@ -624,7 +627,7 @@ async def paced_worker(
 def _latency_child(
     bootstrap: str,
     work: str,
-    shape: tuple[int, int, int],
+    shape: tuple[int, int, int, float],
     url: str,
     label: str,
     city: str,
@@ -667,7 +670,7 @@ def isolated_latency(
     paths = [setup.work / f"{name}-{part}" for part in ("warmup", "window", "out")]
     paths[0].write_bytes(b"\n".join(warmup) + b"\n" if warmup else b"")
     paths[1].write_bytes(b"\n".join(window) + b"\n")
-    shape = (setup.input_partitions, setup.partitions, setup.max_batch)
+    shape = (setup.input_partitions, setup.partitions, setup.max_batch, setup.linger_s)
     process = multiprocessing.get_context("spawn").Process(
         target=_latency_child,
         args=(
@@ -771,6 +774,12 @@ def main(argv: list[str]) -> int:
     p.add_argument("--input-partitions", type=int, default=8)
     p.add_argument("--partitions", type=int, default=8, help="of each stage topic")
     p.add_argument("--max-batch", type=int, default=WorkerConfig.max_batch)
+    p.add_argument(
+        "--linger-ms",
+        type=float,
+        default=WorkerConfig.linger_s * 1000,
+        help="how long a worker micro-batch waits to fill",
+    )
     p.add_argument("--naive-events", type=int, default=None, help="default: --events")
     p.add_argument("--trickle-rate", type=float, default=10.0)
     p.add_argument("--seconds", type=float, default=20.0, help="of each latency run")
@@ -844,7 +853,13 @@ def run(work: Path, args: argparse.Namespace) -> dict[str, Any]:
     with Tansu.start() as broker:
         fast = transport.faust_broker_url(broker.url, fetch_max_wait_ms=args.fetch_max_wait_ms)
         setup = Setup(
-            broker, work, registry, args.input_partitions, args.partitions, args.max_batch
+            broker,
+            work,
+            registry,
+            args.input_partitions,
+            args.partitions,
+            args.max_batch,
+            args.linger_ms / 1000,
         )
         result["fetch_max_wait_ms"] = args.fetch_max_wait_ms
         print(f"broker: tansu at {broker.bootstrap}; worker transport {fast}", flush=True)
