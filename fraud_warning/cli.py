@@ -86,7 +86,7 @@ def non_negative_float(text: str) -> float:
     return value
 
 
-def _positive_float(text: str) -> float:
+def positive_float(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
@@ -144,19 +144,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--alerts", required=True)
     p.add_argument("--labels", required=True)
     p.add_argument("--subscribers-count", type=positive_int, help="[meta.json beside labels]")
-    p.add_argument("--days", type=_positive_float, help="[meta.json beside labels]")
+    p.add_argument("--days", type=positive_float, help="[meta.json beside labels]")
     p.add_argument("--json", action="store_true", help="one JSON object")
 
     p = sub.add_parser("demo", help="generate a small city and show the desk's view")
     p.add_argument("--subscribers", type=positive_int, default=20_000)
-    p.add_argument("--hours", type=_positive_float, default=2.0)
+    p.add_argument("--hours", type=positive_float, default=2.0)
     p.add_argument("--seed", type=int, default=7)
     p.add_argument(
         "--start", type=rfc3339, default="2026-03-02T09:00:00+08:00", help="RFC 3339 start"
     )
     p.add_argument(
         "--fraud-rate",
-        type=_positive_float,
+        type=positive_float,
         default=10.0,
         help="victims per 1,000 subscribers per day",
     )
@@ -172,11 +172,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p = feed.add_parser("generate", help="generate a synthetic city")
     p.add_argument("--subscribers", type=positive_int, required=True)
-    p.add_argument("--hours", type=_positive_float, required=True)
+    p.add_argument("--hours", type=positive_float, required=True)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument(
         "--fraud-rate",
-        type=_positive_float,
+        type=positive_float,
         default=3.0,
         help="victims per 1,000 subscribers per day",
     )
@@ -186,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = feed.add_parser("replay", help="publish a feed to Kafka in event-time order")
     p.add_argument("dir", help="feed directory (its events.jsonl) or an events JSONL file")
     p.add_argument("--broker", default=env("broker"), help="kafka://HOST:PORT [FW_BROKER]")
-    p.add_argument("--rate", type=_positive_float, help="events per second [as fast as possible]")
+    p.add_argument("--rate", type=positive_float, help="events per second [as fast as possible]")
     p.add_argument(
         "--batch", type=positive_int, default=1, help="events per record, as a JSON array [1]"
     )

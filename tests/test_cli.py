@@ -150,3 +150,17 @@ def test_score_writes_the_shadow_log_that_evaluate_reads(
     capsys.readouterr()
     assert main([*argv, "--subscribers-count", "100", "--days", "1"]) == 0
     assert json.loads(capsys.readouterr().out)["victims_alerted"] == 1
+
+
+def test_worker_linger_flag_and_its_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--linger-ms` (FW_LINGER_MS) sets how long a worker micro-batch waits to fill;
+    it must be positive (0 would spin)."""
+    from fraud_warning.cli import build_parser
+
+    assert build_parser().parse_args(["worker"]).linger_ms == 50.0
+    assert build_parser().parse_args(["worker", "--linger-ms", "20"]).linger_ms == 20.0
+    monkeypatch.setenv("FW_LINGER_MS", "7.5")
+    assert build_parser().parse_args(["worker"]).linger_ms == 7.5
+    with pytest.raises(SystemExit) as exc_info:
+        build_parser().parse_args(["worker", "--linger-ms", "0"])
+    assert exc_info.value.code == 2

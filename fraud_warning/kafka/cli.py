@@ -9,7 +9,7 @@ from fraud_warning.settings import env
 
 
 def register(sub: Any) -> None:
-    from fraud_warning.cli import add_ref_flags, non_negative_float, positive_int
+    from fraud_warning.cli import add_ref_flags, non_negative_float, positive_float, positive_int
 
     p = sub.add_parser("worker", help="run the engine as a Faust worker on Kafka (distributed)")
     p.add_argument("--broker", default=env("broker"), help="kafka://HOST:PORT [FW_BROKER]")
@@ -45,6 +45,13 @@ def register(sub: Any) -> None:
         type=positive_int,
         default=env("fetch_wait_ms", "100"),
         help="longest fetch wait (Faust's own is 1,500 ms) [FW_FETCH_WAIT_MS; 100]",
+    )
+    p.add_argument(
+        "--linger-ms",
+        type=positive_float,
+        default=env("linger_ms", "50"),
+        help="longest wait for a micro-batch to fill: shorter lowers latency at a trickle, "
+        "longer keeps per-batch costs down under load [FW_LINGER_MS; 50]",
     )
     p.add_argument(
         "--session-timeout",

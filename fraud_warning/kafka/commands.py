@@ -237,6 +237,7 @@ async def _build_worker(
             stage_prefix=args.stage_prefix,
             checkpoint_s=args.checkpoint_every or 5.0,
             reload_every_s=args.reload_every or 2.0,
+            linger_s=args.linger_ms / 1000,
         ),
         on_alerts=_desk_handoff(sink) if sink is not None else None,
         checkpoints=checkpoints,
