@@ -31,7 +31,7 @@ import signal
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,7 +42,7 @@ from fraud_warning.alerting import Output
 from fraud_warning.breaker import Breaker, BreakerConfig
 from fraud_warning.decode import DeadLetter, Decoded, Decoder
 from fraud_warning.kafka.replay import MAX_RECORD_BYTES, restore_topics
-from fraud_warning.kafka.topics import DEFAULT_PORT, MARK_HEADER, Topics, partition_for
+from fraud_warning.kafka.topics import MARK_HEADER, Topics, bootstrap_servers, partition_for
 from fraud_warning.reload import RegistryWatcher
 from fraud_warning.stages.checkpoints import Checkpoints
 from fraud_warning.stages.envelope import Envelope, open_new, seal
@@ -460,16 +460,10 @@ class Worker:
     async def _on_revoked(self, sender: Any, revoked: Any, **_: Any) -> None:
         """Partitions moving to another worker: checkpoint their tasks, then let go (a
         task kept for a partition held elsewhere would go stale)."""
-        keys = {
-            (self.topic_stage[tp.topic], tp.partition)
-            for tp in revoked
-            if tp.topic in self.topic_stage
-        }
-        gone = keys & set(self.tasks)
+        gone = self._task_keys(revoked) & set(self.tasks)
         if not gone:
             return
-        read = {key: self.tasks[key].positions.offset for key in gone}
-        lost = await self._lost_topics() or await self._emptied(read)
+        lost = await self._lost_logs({key: self.tasks[key].positions.offset for key in gone})
         if lost:
             await self._broker_lost_its_log(lost)
             return
@@ -484,16 +478,22 @@ class Worker:
         """Ask again on assignment: when the broker restarted empty, the revoke may have
         run while it was away (no answer, so nothing was found lost), and the new
         assignment then holds none of the missing topics, leaving the worker idle."""
-        keys = {
-            (self.topic_stage[tp.topic], tp.partition)
-            for tp in assigned
-            if tp.topic in self.topic_stage
-        }
+        keys = self._task_keys(assigned)
         read = {key: self._read_to[key] for key in keys if key in self._read_to}
         read.update((key, self.tasks[key].positions.offset) for key in keys & set(self.tasks))
-        lost = await self._lost_topics() or await self._emptied(read)
+        lost = await self._lost_logs(read)
         if lost:
             await self._broker_lost_its_log(lost)
+
+    def _task_keys(self, tps: Iterable[Any]) -> set[tuple[str, int]]:
+        """(stage, partition) of the tasks that read these topic partitions."""
+        return {
+            (self.topic_stage[tp.topic], tp.partition) for tp in tps if tp.topic in self.topic_stage
+        }
+
+    async def _lost_logs(self, read: dict[tuple[str, int], int]) -> list[str]:
+        """Input topics whose log the broker lost: missing, or emptied under `read`."""
+        return await self._lost_topics() or await self._emptied(read)
 
     async def _emptied(self, read: dict[tuple[str, int], int]) -> list[str]:
         """Input topics with a partition this process has read records from that is now
@@ -509,15 +509,21 @@ class Worker:
             for (stage, partition), offset in read.items()
             if offset >= 0
         }
-        if not tps:
-            return []
-        try:
-            thread = self.app.consumer._thread
-            ends = await asyncio.wait_for(thread.highwaters(*tps), 10)
-        except Exception as exc:  # broker away: unknown, asked again on assignment
-            log.warning("could not read the end offsets of the input logs (%s)", _reason(exc))
+        ends = await self._end_offsets(tps) if tps else None
+        if ends is None:  # nothing read, or the broker away: asked again on assignment
             return []
         return sorted({tp.topic for tp in tps if ends.get(tp) == 0})
+
+    async def _end_offsets(self, tps: Iterable[Any]) -> Mapping[Any, int] | None:
+        """The end offsets of these partitions, or None (logged) when the broker does not
+        answer in 10 s."""
+        tps = list(tps)
+        try:
+            return await asyncio.wait_for(self.app.consumer._thread.highwaters(*tps), 10)
+        except Exception as exc:
+            names = ", ".join(f"{tp.topic}:{tp.partition}" for tp in tps)
+            log.warning("no end offsets for %s (%s)", names, _reason(exc))
+            return None
 
     async def _lost_topics(self) -> list[str]:
         """Input topics of this worker's stages that the broker no longer has. Asked on
@@ -564,7 +570,7 @@ class Worker:
     async def _restore_topics(self) -> None:
         """Put this worker's topics back with the partition counts its state was made
         with, before a restart reads them (see :func:`restore_topics`)."""
-        servers = [f"{url.host}:{url.port or DEFAULT_PORT}" for url in self.app.conf.broker]
+        servers = bootstrap_servers(";".join(str(url) for url in self.app.conf.broker))
         try:
             kept = await asyncio.wait_for(restore_topics(servers, self.topic_partitions()), 30)
         except Exception as exc:  # the restart's own topic check still runs
@@ -584,11 +590,8 @@ class Worker:
         from faust.types import TP
 
         tp = TP(self.input_topic(task.stage), task.partition)
-        try:
-            thread = self.app.consumer._thread
-            ends = await asyncio.wait_for(thread.highwaters(tp), 10)
-        except Exception as exc:  # unknown: keep the checkpoint's offset, as before
-            log.warning("no end offset for %s:%d (%s)", tp.topic, tp.partition, _reason(exc))
+        ends = await self._end_offsets([tp])
+        if ends is None:  # unknown: keep the checkpoint's offset, as before
             return False
         end = ends.get(tp)
         return end is not None and end <= task.positions.offset
