@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 
@@ -160,3 +161,38 @@ def wait_for(log: Path, text: str, timeout_s: float = 30) -> bool:
             return True
         time.sleep(0.1)
     return False
+
+
+def alerts_differ(got: list[str], expected: list[str], *logs: Path) -> str:
+    """Why two alert sets (JSON texts) differ, for an assertion message: what is missing
+    and extra by (subscriber, rule, event time), and the workers' warnings. A flaky
+    recovery test is only worth its failure if the failure says what happened."""
+
+    def short(texts: set[str]) -> list[str]:
+        out = []
+        for text in sorted(texts)[:8]:
+            alert = orjson.loads(text)
+            out.append(
+                f"{alert.get('alert_id')} rev {alert.get('revision')} "
+                f"{alert.get('typology')} at {alert.get('event_ts')}"
+            )
+        return out
+
+    missing, extra = set(expected) - set(got), set(got) - set(expected)
+    lines = [
+        f"{len(got)} alerts, {len(expected)} expected: {len(missing)} missing, "
+        f"{len(extra)} not expected",
+        *(f"  missing {s}" for s in short(missing)),
+        *(f"  extra   {s}" for s in short(extra)),
+    ]
+    for log in logs:
+        if not log.exists():
+            continue
+        text = log.read_text(errors="replace")
+        notable = [ln for ln in text.splitlines() if any(w in ln for w in WORTH_SEEING)]
+        lines.append(f"--- {log.name}: {len(notable)} notable lines (last 40)")
+        lines.extend(notable[-40:])
+    return "\n".join(lines)
+
+
+WORTH_SEEING = ("WARN", "ERROR", "CRITICAL", "restored at", "rebalanc", "ssign", "revok")

@@ -26,7 +26,7 @@ from fraud_warning.kafka.replay import replay
 from fraud_warning.registry import load_registry
 from fraud_warning.stages.checkpoints import Checkpoints
 
-from .helpers import consume_all, wait_for
+from .helpers import alerts_differ, consume_all, wait_for
 from .test_worker import ROOT, embedded_alerts
 from .test_worker_cli import start_worker
 
@@ -115,7 +115,7 @@ def test_sigkill_mid_replay_loses_nothing(
         second = start_worker(broker, feed_dir, group, *flags, log=logs[1])
         feeding.join(timeout=60)
         got, _ = distinct_alerts(broker, f"{group}.alerts", len(expected))
-        assert got == expected
+        assert got == expected, alerts_differ(got, expected, *logs)
         # the second worker did not just re-read everything with empty state: it restored
         # checkpoints and resumed at the offsets committed with them
         assert "restored at offset" in logs[1].read_text()
@@ -155,7 +155,7 @@ def test_a_second_worker_joins_and_leaves(
         assert not our_tracebacks(logs[1])
         feeding.join(timeout=60)
         got, _ = distinct_alerts(broker, f"{group}.alerts", len(expected))
-        assert got == expected
+        assert got == expected, alerts_differ(got, expected, *logs)
     finally:
         stop(first)
     assert not our_tracebacks(logs[0])
@@ -186,7 +186,7 @@ def test_two_processes_share_the_work_and_one_killed_is_replaced(
         assert wait_for(log, "restarting it"), log.read_text()[-3000:]
         feeding.join(timeout=60)
         got, _ = distinct_alerts(broker, f"{group}.alerts", len(expected))
-        assert got == expected
+        assert got == expected, alerts_differ(got, expected, log)
     finally:
         parent.send_signal(signal.SIGTERM)
         code = parent.wait(timeout=60)
