@@ -237,7 +237,7 @@ class Worker:
     async def _on_records(self, stage: str, batch: Sequence[Any]) -> None:
         now = time.monotonic()
         by_partition: dict[int, list[Any]] = defaultdict(list)
-        for event in batch:
+        for event in self._current(batch):
             by_partition[event.message.partition].append(event)
         out = Output()
         sends: list[tuple[Task, list[Send]]] = []
@@ -256,7 +256,7 @@ class Worker:
 
     async def _on_events(self, batch: Sequence[Any]) -> None:
         by_partition: dict[int, list[Any]] = defaultdict(list)
-        for event in batch:
+        for event in self._current(batch):
             by_partition[event.message.partition].append(event)
         out = Output()
         sends: list[tuple[Task, list[Send]]] = []
@@ -292,6 +292,30 @@ class Worker:
                 task_sends.extend(task.advance(mark))
             sends.append((task, task_sends))
         await self._send(sends, out)
+
+    def _current(self, batch: Sequence[Any]) -> Sequence[Any]:
+        """The batch without records fetched before the latest rebalance, or during one.
+
+        A micro-batch holds records that left Faust's stream before a rebalance (Faust
+        clears only its queues, and it waits only for records of topics it acks). Taken
+        after the revoke, such a record would bring its task back on a partition now
+        held by another worker: a stale task that later checkpoints over the new
+        owner's state, and resumes from its old state if the partition comes back. They
+        are dropped: after a rebalance every assigned partition is read again from its
+        committed offset (which the revoke's checkpoint set), so none is lost."""
+        app = self.app
+        generation = app.consumer_generation_id
+        if app.flow_control.is_active() and all(
+            e.message.generation_id == generation for e in batch
+        ):
+            return batch  # the usual case
+        kept = (
+            [e for e in batch if e.message.generation_id == generation]
+            if app.flow_control.is_active()
+            else []
+        )
+        log.info("dropped %d records taken before a rebalance", len(batch) - len(kept))
+        return kept
 
     def observe_lag(self) -> None:
         """`fraud_warning_consumer_lag` per partition this worker holds a task for."""

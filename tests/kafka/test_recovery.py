@@ -22,11 +22,16 @@ import pytest
 import redis
 
 from fraud_warning.kafka.broker import Tansu
-from fraud_warning.kafka.replay import replay
+from fraud_warning.kafka.replay import ensure_topic, replay
+from fraud_warning.kafka.topics import Topics
+from fraud_warning.kafka.worker import Worker, WorkerConfig, stage_partitions
+from fraud_warning.refdata import load_refdata
 from fraud_warning.registry import load_registry
 from fraud_warning.stages.checkpoints import Checkpoints
+from fraud_warning.stages.tasks import Context
 
-from .helpers import alerts_differ, consume_all, wait_for
+from .conftest import FaustApp
+from .helpers import alerts_differ, consume_all, wait_assigned, wait_for
 from .test_worker import ROOT, embedded_alerts
 from .test_worker_cli import start_worker
 
@@ -192,3 +197,66 @@ def test_two_processes_share_the_work_and_one_killed_is_replaced(
         code = parent.wait(timeout=60)
     assert code == 0, log.read_text()[-3000:]
     assert not [p for p in children if Path(f"/proc/{p}").exists()]  # none left behind
+
+
+def test_records_taken_before_a_rebalance_bring_back_no_task(
+    broker: Tansu, faust_app: FaustApp, feed_dir: Path, group: str, tmp_path: Path
+) -> None:
+    """A micro-batch still lingering when partitions move holds records of partitions
+    this worker no longer has. Processed, they would bring back a task for each such
+    partition: stale state that checkpoints over the new owner's and resumes from its
+    old self if the partition comes back. A long linger makes such batches certain."""
+    refdata = load_refdata(feed_dir / "cells.csv", None, feed_dir / "subscribers.csv")
+    registry = load_registry(ROOT / "rules", ROOT / "models")
+    log = tmp_path / "second.log"
+
+    async def scenario() -> tuple[set[tuple[str, int]], set[tuple[str, int]], int]:
+        topics = Topics(
+            events=f"{group}.events",
+            alerts=f"{group}.alerts",
+            dispatch=f"{group}.dispatch",
+            dead_letter=f"{group}.dead",
+        )
+        ctx = Context(registry, refdata, partitions=stage_partitions(3, 3))
+        app = faust_app(group, broker.url, producer_max_batch_size=16384)
+        config = WorkerConfig(stage_prefix=f"{group}.stage.", linger_s=1.5, checkpoint_s=0.3)
+        checkpoints = Checkpoints(redis.Redis.from_url(REDIS), "fw-test", group)
+        worker = Worker(app, ctx, topics, config, checkpoints=checkpoints)
+        for topic, n in worker.topic_partitions().items():
+            await ensure_topic([broker.bootstrap], topic, n)
+        await app.start()
+        second = None
+        try:
+            await wait_assigned(app)
+            feeding = asyncio.create_task(
+                replay(
+                    feed_dir / "events.jsonl",
+                    [broker.bootstrap],
+                    topics.events,
+                    partitions=3,
+                    rate=300,
+                )
+            )
+            await asyncio.sleep(1.0)
+            everything = set(app.consumer.assignment())
+            flags = [*state_flags(), "--log-level", "info"]
+            second = await asyncio.to_thread(start_worker, broker, feed_dir, group, *flags, log=log)
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 30
+            while set(app.consumer.assignment()) == everything and loop.time() < deadline:
+                await asyncio.sleep(0.1)
+            held = set(app.consumer.assignment())
+            await asyncio.sleep(3 * config.linger_s)  # every lingering batch has left
+            tasks = set(worker.tasks)
+            held_now = set(app.consumer.assignment())
+            feeding.cancel()
+            return worker._task_keys(held), tasks, len(held_now ^ held)
+        finally:
+            if second is not None:
+                await asyncio.to_thread(stop, second)
+            await app.stop()
+
+    held, tasks, moved_again = asyncio.run(scenario())
+    assert moved_again == 0, "a second rebalance during the check: nothing was tested"
+    assert held and len(held) < 12, f"the second worker took no partition: {held}"
+    assert tasks <= held, f"tasks for partitions held elsewhere: {sorted(tasks - held)}"
