@@ -122,6 +122,90 @@ class TimedWorker(Worker):
             if self.profile is not None:
                 self.profile.disable()
 
+    def stall_report(self) -> str:
+        """Where the worker stands, for a drain that does not finish: each task's input
+        offset and, for a merge, its bound and each upstream partition's mark."""
+        locked = [stage for stage, lock in self.locks.items() if lock.locked()]
+        lines = [
+            f"    input records {self.input_records}; tasks {len(self.tasks)}; stages "
+            f"mid-batch {locked}; stage records sent {self.stage_records_sent}"
+        ]
+        for (stage, p), task in sorted(self.tasks.items()):
+            line = f"    {stage}{p}: offset {task.positions.offset}"
+            merger = getattr(task, "merger", None)
+            if merger is not None:
+                marks = " ".join(
+                    f"{s}={m:.0f}" if m > float("-inf") else f"{s}=-inf"
+                    for s, m in sorted(merger.marks.items())
+                )
+                line += f", bound {merger.bound:.0f}, waiting {len(merger)}; marks {marks}"
+            lines.append(line)
+        return "\n".join(lines)
+
+    async def consumer_report(self) -> str:
+        """The consumer's view of its input partitions, for a drain that stalls."""
+        fc = self.app.consumer
+        thread = fc._thread
+        consumer = thread._ensure_consumer()
+        tps = sorted(consumer.assignment(), key=lambda tp: (tp.topic, tp.partition))
+
+        async def positions() -> dict[Any, Any]:
+            out = {}
+            for tp in tps:
+                try:
+                    out[tp] = await asyncio.wait_for(consumer.position(tp), 5)
+                except Exception as exc:
+                    out[tp] = repr(exc)
+            return out
+
+        pos = await thread.call_thread(positions)
+        ends = await self._end_offsets(tps) or {}
+        active = {(tp.topic, tp.partition) for tp in (fc._active_partitions or ())}
+        lines = [
+            f"    paused (aiokafka) {sorted(str(tp) for tp in consumer.paused())}",
+            f"    buffered (faust) {sorted(str(tp) for tp in fc._buffered_partitions)}",
+            f"    paused (faust) {sorted(str(tp) for tp in fc._paused_partitions)}",
+        ]
+        for tp in tps:
+            lines.append(
+                f"    {tp.topic}:{tp.partition} position {pos.get(tp)} end {ends.get(tp)}"
+                f" active {(tp.topic, tp.partition) in active}"
+                f" read {fc._read_offset.get(tp)}"
+            )
+        lines.extend(self.producer_report())
+        lines.extend(self.cluster_report())
+        return "\n".join(lines)
+
+    def cluster_report(self) -> list[str]:
+        """What the producer's metadata says of the partitions its waiting batches are
+        for (a batch whose partition has no known leader is never sent)."""
+        producer = self.app.producer._producer
+        if producer is None:
+            return []
+        cluster = producer.client.cluster
+        lines = []
+        for tp, queue in producer._message_accumulator._batches.items():
+            if queue:
+                lines.append(
+                    f"    {tp.topic}:{tp.partition} leader {cluster.leader_for_partition(tp)}, "
+                    f"partitions known {sorted(cluster.partitions_for_topic(tp.topic) or ())}, "
+                    f"available {sorted(cluster.available_partitions_for_topic(tp.topic) or ())}"
+                )
+        return lines
+
+    def producer_report(self) -> list[str]:
+        """The producer's sends in flight and batches waiting, for a stalled drain."""
+        producer = self.app.producer._producer
+        if producer is None:
+            return ["    producer: not started"]
+        sender, acc = producer._sender, producer._message_accumulator
+        waiting = {f"{tp.topic}:{tp.partition}": len(q) for tp, q in acc._batches.items() if q}
+        return [
+            f"    producer: {len(sender._in_flight)} requests in flight, muted "
+            f"{sorted(f'{tp.topic}:{tp.partition}' for tp in sender._muted_partitions)}, "
+            f"batches waiting {waiting}, pending {len(acc._pending_batches)}"
+        ]
+
     def alert_bound(self) -> float:
         tasks = [t for (s, _), t in self.tasks.items() if s == ALERT]
         if len(tasks) < self.ctx.partitions[ALERT]:
@@ -317,7 +401,10 @@ async def drain_worker(
     try:
         await _until(lambda: worker.first_in is not None, 60, 0.005, "the first input record")
         broker_cpu, threads = _broker_cpu(setup.broker), _thread_cpu()
-        await _until(lambda: worker.done_at is not None, 900, 0.005, "the backlog to drain")
+        if not await _until(lambda: worker.done_at is not None, 120, 0.005, "the backlog"):
+            print(worker.stall_report(), flush=True)
+            print(await worker.consumer_report(), flush=True)
+            await _until(lambda: worker.done_at is not None, 780, 0.005, "the backlog to drain")
         broker_cpu = _broker_cpu(setup.broker) - broker_cpu
         threads = {k: v - threads.get(k, 0.0) for k, v in _thread_cpu().items()}
         # the counters must settle: nothing more may come after the last release
@@ -794,8 +881,12 @@ def main(argv: list[str]) -> int:
         help="cProfile the worker's drain into this file, and its paced run into FILE.paced",
     )
     p.add_argument("--out", type=Path, default=WORK / "distributed.json")
+    p.add_argument("--log", type=Path, help="Faust's and aiokafka's log of the run, at INFO")
     args = p.parse_args(argv)
     logging.getLogger("aiokafka").addHandler(logging.NullHandler())
+    if args.log:
+        fmt = "%(asctime)s %(threadName)s %(name)s %(levelname)s %(message)s"
+        logging.basicConfig(filename=args.log, level=logging.INFO, format=fmt, force=True)
 
     with tempfile.TemporaryDirectory(prefix="fw-bench-dist-") as tmp:
         result = run(Path(tmp), args)

@@ -161,6 +161,31 @@ class Worker:
         topic = self.events_topic if stage == NUMBER else self.stage_topics[stage]
         return str(topic.get_topic_name())
 
+    def output_topics(self) -> list[str]:
+        """Every topic this worker sends to."""
+        stage = [str(t.get_topic_name()) for t in self.stage_topics.values()]
+        t = self.topics
+        return [*stage, t.alerts, t.dispatch, t.dead_letter, t.shadow]
+
+    def track_output_topics(self) -> None:
+        """Have the producer's metadata always ask for every topic this worker sends to.
+
+        aiokafka's client tracks a topic only when a send finds it missing from its
+        metadata. While it tracks none, a refresh fetches every topic, so topics that
+        existed then are sent to untracked; once any topic is tracked, refreshes ask for
+        the tracked ones only and the others drop out of the metadata. A batch already
+        waiting for such a topic then has no leader, and the refreshes it asks for never
+        bring it back: the send hangs until the batch expires (Faust: 20 minutes), then
+        fails with NotLeaderForPartitionError. Seen as the bench's drain hang (the
+        number stage waiting on a victim-stage send, the producer holding that batch and
+        an alert batch, both for topics gone from its metadata) and as a CI failure."""
+        producer = getattr(self.app.producer, "_producer", None)
+        if producer is None:
+            log.warning("the producer has not started: its topics are not tracked")
+            return
+        for name in self.output_topics():
+            producer.client.add_topic(name)
+
     def topic_partitions(self) -> dict[str, int]:
         """Topic → partition count this worker's stages need."""
         parts = self.ctx.partitions
@@ -185,6 +210,7 @@ class Worker:
 
         async def on_start() -> None:
             asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, self.resume_input)
+            self.track_output_topics()
 
         async def idle_tick() -> None:
             # idle upstream partitions (live traffic) release what waits behind them

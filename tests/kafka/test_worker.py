@@ -78,6 +78,9 @@ async def run_worker(
             feed, [broker.bootstrap], topics.events, partitions=INPUT_PARTITIONS, **replay_kw
         )
         assert stats.events > 0
+        # the producer's metadata keeps every output topic (see track_output_topics)
+        tracked = app.producer._producer.client._topics
+        assert set(worker.output_topics()) <= tracked, tracked
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 60
         # the final marks release everything: wait until every stage went quiet
