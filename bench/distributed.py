@@ -173,38 +173,33 @@ class TimedWorker(Worker):
                 f" read {fc._read_offset.get(tp)}"
             )
         lines.extend(self.producer_report())
-        lines.extend(self.cluster_report())
         return "\n".join(lines)
 
-    def cluster_report(self) -> list[str]:
-        """What the producer's metadata says of the partitions its waiting batches are
-        for (a batch whose partition has no known leader is never sent)."""
-        producer = self.app.producer._producer
-        if producer is None:
-            return []
-        cluster = producer.client.cluster
-        lines = []
-        for tp, queue in producer._message_accumulator._batches.items():
-            if queue:
-                lines.append(
-                    f"    {tp.topic}:{tp.partition} leader {cluster.leader_for_partition(tp)}, "
-                    f"partitions known {sorted(cluster.partitions_for_topic(tp.topic) or ())}, "
-                    f"available {sorted(cluster.available_partitions_for_topic(tp.topic) or ())}"
-                )
-        return lines
-
     def producer_report(self) -> list[str]:
-        """The producer's sends in flight and batches waiting, for a stalled drain."""
+        """The producer's sends in flight and its waiting batches, each with what the
+        producer's metadata knows of its partition (a batch whose partition has no known
+        leader is never sent), for a stalled drain."""
         producer = self.app.producer._producer
         if producer is None:
             return ["    producer: not started"]
-        sender, acc = producer._sender, producer._message_accumulator
-        waiting = {f"{tp.topic}:{tp.partition}": len(q) for tp, q in acc._batches.items() if q}
-        return [
+        sender, acc, cluster = (
+            producer._sender,
+            producer._message_accumulator,
+            producer.client.cluster,
+        )
+        lines = [
             f"    producer: {len(sender._in_flight)} requests in flight, muted "
             f"{sorted(f'{tp.topic}:{tp.partition}' for tp in sender._muted_partitions)}, "
-            f"batches waiting {waiting}, pending {len(acc._pending_batches)}"
+            f"pending {len(acc._pending_batches)}"
         ]
+        for tp, queue in acc._batches.items():
+            if queue:
+                lines.append(
+                    f"    {tp.topic}:{tp.partition} {len(queue)} batches waiting, leader "
+                    f"{cluster.leader_for_partition(tp)}, partitions known "
+                    f"{sorted(cluster.partitions_for_topic(tp.topic) or ())}"
+                )
+        return lines
 
     def alert_bound(self) -> float:
         tasks = [t for (s, _), t in self.tasks.items() if s == ALERT]

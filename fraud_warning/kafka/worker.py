@@ -163,9 +163,9 @@ class Worker:
 
     def output_topics(self) -> list[str]:
         """Every topic this worker sends to."""
-        stage = [str(t.get_topic_name()) for t in self.stage_topics.values()]
         t = self.topics
-        return [*stage, t.alerts, t.dispatch, t.dead_letter, t.shadow]
+        stages = [self.config.stage_topic(stage) for stage in STAGE_TOPIC]
+        return [*stages, t.alerts, t.dispatch, t.dead_letter, t.shadow]
 
     def track_output_topics(self) -> None:
         """Have the producer's metadata always ask for every topic this worker sends to.
@@ -331,15 +331,13 @@ class Worker:
         committed offset (which the revoke's checkpoint set), so none is lost."""
         app = self.app
         generation = app.consumer_generation_id
-        if app.flow_control.is_active() and all(
-            e.message.generation_id == generation for e in batch
-        ):
-            return batch  # the usual case
         kept = (
             [e for e in batch if e.message.generation_id == generation]
             if app.flow_control.is_active()
             else []
         )
+        if len(kept) == len(batch):
+            return batch  # the usual case
         log.info("dropped %d records taken before a rebalance", len(batch) - len(kept))
         return kept
 

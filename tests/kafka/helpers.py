@@ -163,9 +163,14 @@ def wait_for(log: Path, text: str, timeout_s: float = 30) -> bool:
     return False
 
 
+# log lines an alert-set mismatch prints: warnings and what moved partitions
+WORTH_SEEING = ("WARN", "ERROR", "CRITICAL", "restored at", "rebalanc", "ssign", "revok")
+
+
 def alerts_differ(got: list[str], expected: list[str], *logs: Path) -> str:
-    """Why two alert sets (JSON texts) differ, for an assertion message: what is missing
-    and extra by (subscriber, rule, event time), and the workers' warnings. A flaky
+    """Why two alert sets (JSON texts) differ, for an assertion message: the missing and
+    extra alerts (id, revision, typology, event time), and the workers' warning and
+    rebalance lines. A flaky
     recovery test is only worth its failure if the failure says what happened."""
 
     def short(texts: set[str]) -> list[str]:
@@ -193,6 +198,3 @@ def alerts_differ(got: list[str], expected: list[str], *logs: Path) -> str:
         lines.append(f"--- {log.name}: {len(notable)} notable lines (last 40)")
         lines.extend(notable[-40:])
     return "\n".join(lines)
-
-
-WORTH_SEEING = ("WARN", "ERROR", "CRITICAL", "restored at", "rebalanc", "ssign", "revok")
