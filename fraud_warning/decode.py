@@ -63,9 +63,12 @@ class DeadLetter:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Decoded:
-    """A good event and where it came from (line number in a file, offset in a topic)."""
+    """A good event and where it came from (line number in a file, offset in a topic).
+
+    Not frozen: one is made per event, and a frozen dataclass's `__init__` costs twice
+    as much (it sets each field through `object.__setattr__`)."""
 
     offset: int
     event: WireEvent
@@ -195,7 +198,18 @@ class Decoder:
         """Decode (offset, line) pairs; blank lines are skipped, not dead-lettered."""
         good: list[Decoded] = []
         bad: list[DeadLetter] = []
+        decode = self._one.decode
         for offset, line in lines:
+            # the common case in one tight step; anything unusual is decoded again by
+            # decode_one, which checks in the order that names the reason
+            try:
+                event = decode(line)
+            except (msgspec.MsgspecError, RecursionError, UnicodeDecodeError):
+                pass
+            else:
+                if (line.isascii() or _bad_utf8(line) is None) and ts_in_range(event.ts):
+                    good.append(Decoded(offset, _finish(event)))
+                    continue
             if not line.strip():
                 continue
             out = self.decode_one(line, offset)

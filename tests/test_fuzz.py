@@ -495,6 +495,18 @@ def test_every_bad_record_is_dead_lettered_and_every_good_one_processed(lines: l
     assert mixed.tasks
 
 
+def test_decode_lines_agrees_with_decode_one_on_every_record(lines: list[Line]) -> None:
+    """decode_lines takes a shortcut for records that decode at once; every record, good
+    or bad of every class, must come out as decode_one makes it, blank lines skipped."""
+    decoder = Decoder("file")
+    numbered = [(i, line.raw) for i, line in enumerate(lines, start=1)]
+    good, bad = decoder.decode_lines(numbered)
+    expected = [decoder.decode_one(raw, i) for i, raw in numbered if raw.strip()]
+    assert good == [o for o in expected if isinstance(o, Decoded)]
+    assert bad == [o for o in expected if isinstance(o, DeadLetter)]
+    assert bad and good  # the stream holds both
+
+
 def test_broker_records_batched_in_arrays_get_the_same_verdicts(lines: list[Line]) -> None:
     """The Kafka path: a record holding a JSON array of events splits around bad ones."""
     decoder = Decoder("topic")
