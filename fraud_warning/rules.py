@@ -37,6 +37,7 @@ Or as an expression (here with an alternative added)::
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -238,30 +239,54 @@ class Rule:
 
 
 class GateScreen:
-    """Which of many rules can fire on one row, in one numpy comparison: each rule's lower
-    bounds (:attr:`Rule.gates`) as a matrix row. Number rules run per event (a flag must
-    hold for the number's very next call), and past a few dozen rules a Python check per
-    rule cost more than the rest of the number side's work; the few that pass the screen
-    are then checked exactly, in registry order."""
+    """Which of many rules can fire on one row: each rule's lower bounds
+    (:attr:`Rule.gates`) checked for all rules at once. Number rules run per event (a flag
+    must hold for the number's very next call), so this runs once per number row.
+
+    Per bounded column, the rules' distinct bounds are sorted, and for each position in
+    them a bitmask (bit r: rule r) holds the rules a value at that position reaches: free
+    on the column, or bound at or below it. A row costs one bisect and one integer AND per
+    column, stopping at the first column no rule passes; a numpy comparison of the row
+    against a bounds matrix cost several times more in fixed overhead alone. The few
+    rules that pass are then checked exactly, in registry order."""
 
     def __init__(self, rules: Sequence[Rule]) -> None:
         self.rules = tuple(rules)
-        columns = sorted({i for rule in self.rules for i in rule.gates})
-        self.columns = np.array(columns, dtype=np.intp)
-        self.bounds = np.full((len(self.rules), len(columns)), -np.inf)
-        where = {index: c for c, index in enumerate(columns)}
-        for r, rule in enumerate(self.rules):
-            for index, bound in rule.gates.items():
-                self.bounds[r, where[index]] = bound
-        # where a rule sets no bound it passes whatever the value, a missing one (NaN) too
-        self.free = np.isneginf(self.bounds)
+        everyone = (1 << len(self.rules)) - 1
+        columns = {i for rule in self.rules for i in rule.gates}
+        table = []
+        for column in columns:
+            bounds = sorted({rule.gates[column] for rule in self.rules if column in rule.gates})
+            masks = []
+            for k in range(len(bounds) + 1):  # k: how many bounds the value reaches
+                reached = 0
+                for r, rule in enumerate(self.rules):
+                    bound = rule.gates.get(column)
+                    if bound is None or (k and bound <= bounds[k - 1]):
+                        reached |= 1 << r
+                masks.append(reached)
+            table.append((column, bounds, masks))
+        # the column that bounds the most rules first: it is likeliest to end the check
+        table.sort(key=lambda entry: entry[2][0].bit_count())
+        self._table = tuple(table)
+        self._everyone = everyone
 
     def candidates(self, row: Sequence[float]) -> list[Rule]:
         """The rules whose bounds `row` reaches (a missing feature, NaN, reaches none)."""
-        values = np.asarray(row, dtype=np.float64)[self.columns]
-        passing = ((values >= self.bounds) | self.free).all(axis=1)
+        passing = self._everyone
+        for column, bounds, masks in self._table:
+            value = row[column]
+            # NaN compares false with every bound: it reaches none, only free rules pass
+            passing &= masks[bisect_right(bounds, value) if value == value else 0]
+            if not passing:
+                return []
         rules = self.rules
-        return [rules[r] for r in np.flatnonzero(passing).tolist()]
+        out = []
+        while passing:
+            low = passing & -passing
+            out.append(rules[low.bit_length() - 1])
+            passing ^= low
+        return out
 
 
 class MaskCache:

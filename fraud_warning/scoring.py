@@ -24,9 +24,6 @@ from fraud_warning.risk import Verdict
 from fraud_warning.rules import GateScreen, MaskCache, Rule
 
 Shadowed = tuple[str, Verdict]  # (status, verdict) of a model that fired without paging
-# Below this many number rules of a kind, checking each in Python beats a numpy screen's
-# fixed cost (a few µs per row); above it the screen's cost hardly grows with the rules.
-SCREEN_FROM = 12
 
 
 class Fired(NamedTuple):
@@ -43,11 +40,8 @@ class Models:
         self.registry = registry
         self.metrics = metrics
         self._number_rules = {kind: registry.by_kind.get(kind, ()) for kind in NUMBER_KINDS}
-        self._screens = {
-            kind: GateScreen(rules)
-            for kind, rules in self._number_rules.items()
-            if len(rules) >= SCREEN_FROM
-        }
+        # even for one or two rules the bitmask screen costs less than checking each
+        self._screens = {kind: GateScreen(rules) for kind, rules in self._number_rules.items()}
         self._number_gate = {kind: registry.gate(kind) for kind in NUMBER_KINDS}
         self._number_rows = dict.fromkeys(NUMBER_KINDS, 0)
         # a labels() lookup per rule per call adds up
@@ -69,9 +63,7 @@ class Models:
             if row[index] < bound:
                 return fired
         self._number_rows[kind] += 1  # every rule of the kind ran on it (counted per batch)
-        screen = self._screens.get(kind)
-        rules = self._number_rules[kind] if screen is None else screen.candidates(row)
-        for rule in rules:
+        for rule in self._screens[kind].candidates(row):
             if rule.matches(row):
                 self._hits[rule.key].inc()
                 if rule.pages:

@@ -425,6 +425,20 @@ def test_gate_screen_never_drops_a_rule_that_matches(
         assert [r for r in candidates if r.matches(row)] == [r for r in rules if r.matches(row)]
 
 
+@settings(max_examples=300, deadline=None)
+@given(matrices, st.lists(rule_specs, min_size=1, max_size=40))
+def test_gate_screen_keeps_exactly_the_rules_whose_bounds_a_row_reaches(
+    matrix: np.ndarray, specs: list[dict[str, Any]]
+) -> None:
+    """The bitmask screen against its definition, in registry order (more rules than a
+    machine word, so the masks are Python's long integers)."""
+    rules = [compile_rule(spec, {}, "prop.yaml") for spec in specs] * 2
+    screen = GateScreen(rules)
+    for row in matrix.tolist():
+        reached = [r for r in rules if all(row[i] >= b for i, b in r.gates.items())]
+        assert screen.candidates(row) == reached
+
+
 def test_gate_screen_drops_rows_below_a_rules_bounds_including_its_condition() -> None:
     plain = compile_rule({**SPEC, "when": {"fanout_1h": {"gte": 3}}}, {}, "a.yaml")
     spec = {
