@@ -20,7 +20,7 @@ There are no strings, attribute access, calls, variables other than the trigger 
 feature names, or arithmetic. The text is tokenized and parsed by the recursive-descent
 parser below into a tree of comparisons joined by and / or / not; the tree is evaluated
 column-wise over a batch's feature matrix (each comparison is a shared clause mask of
-:class:`fraud_warning.rules.MaskCache`) and as compiled closures over one feature row.
+:class:`fraud_warning.rules.RuleMatrix`) and as compiled closures over one feature row.
 Cost is bounded: at most MAX_LENGTH characters, MAX_DEPTH levels of parentheses and
 `not`, MAX_NODES tree nodes.
 """
@@ -448,12 +448,16 @@ class Condition:
     def gates(self) -> dict[int, float]:
         """Lower bounds the condition requires: its top-level `feature >= c` (or `> c`)
         comparisons, joined by `and`. Anything else (or, not, <, ==) gives none."""
-        items = self.root.items if isinstance(self.root, And) else (self.root,)
         bounds: dict[int, float] = {}
-        for item in items:
-            if isinstance(item, Compare) and item.op in ("gt", "gte"):
+        for item in self.conjuncts():
+            if item.op in ("gt", "gte"):
                 bounds[item.index] = max(bounds.get(item.index, -math.inf), item.value)
         return bounds
+
+    def conjuncts(self) -> tuple[Compare, ...]:
+        """The comparisons every true row meets: the top level's, joined by `and`."""
+        items = self.root.items if isinstance(self.root, And) else (self.root,)
+        return tuple(item for item in items if isinstance(item, Compare))
 
     def leaves(self) -> tuple[Compare, ...]:
         return tuple(leaves(self.root))

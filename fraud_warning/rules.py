@@ -65,7 +65,7 @@ Status = Literal["experimental", "shadow", "stable", "deprecated"]
 Op = Literal["gt", "gte", "lt", "lte", "eq", "ne"]
 PRIORITY_RANK = {"P1": 1, "P2": 2, "P3": 3}
 
-_OPS: dict[str, Callable[[np.ndarray, float], np.ndarray]] = {
+_OPS: dict[str, Callable[[np.ndarray, float | np.ndarray], np.ndarray]] = {
     "gt": np.greater,
     "gte": np.greater_equal,
     "lt": np.less,
@@ -207,6 +207,24 @@ class Rule:
                 bounds[index] = max(bounds.get(index, float("-inf")), value)
         return bounds
 
+    @cached_property
+    def bounds(self) -> dict[tuple[int, int], float]:
+        """Bounds every firing row meets, each as a lower bound on a signed value:
+        `(column, 1): b` is `value >= b`, `(column, -1): b` is `-value >= b` (value at most
+        -b). From `when` and the top-level `and` of `condition`: `>`, `>=` bound from below,
+        `<`, `<=` from above, `==` both (strictness dropped: bounds may pass a row the rule
+        does not fire on, never the reverse). What the number-side screen checks."""
+        compares = list(self.all_of)
+        if self.condition is not None:
+            compares += [item.key for item in self.condition.conjuncts()]
+        bounds: dict[tuple[int, int], float] = {}
+        for index, op, value in compares:
+            for sign, ops in ((1, ("gt", "gte", "eq")), (-1, ("lt", "lte", "eq"))):
+                if op in ops:
+                    key = (index, sign)
+                    bounds[key] = max(bounds.get(key, float("-inf")), sign * value)
+        return bounds
+
     @property
     def pages(self) -> bool:
         """Only stable rules reach the desk; the others score and are counted."""
@@ -239,43 +257,43 @@ class Rule:
 
 
 class GateScreen:
-    """Which of many rules can fire on one row: each rule's lower bounds
-    (:attr:`Rule.gates`) checked for all rules at once. Number rules run per event (a flag
-    must hold for the number's very next call), so this runs once per number row.
+    """Which of many rules can fire on one row: each rule's bounds (:attr:`Rule.bounds`)
+    checked for all rules at once. Number rules run per event (a flag must hold for the
+    number's very next call), so this runs once per number row.
 
-    Per bounded column, the rules' distinct bounds are sorted, and for each position in
-    them a bitmask (bit r: rule r) holds the rules a value at that position reaches: free
-    on the column, or bound at or below it. A row costs one bisect and one integer AND per
-    column, stopping at the first column no rule passes; a numpy comparison of the row
-    against a bounds matrix cost several times more in fixed overhead alone. The few
+    Per bounded (column, sign), the rules' distinct bounds are sorted, and for each
+    position in them a bitmask (bit r: rule r) holds the rules a value at that position
+    reaches: unbounded there, or bound at or below it. A row costs one bisect and one
+    integer AND per bound, stopping as soon as no rule is left; a numpy comparison of the
+    row against a bounds matrix cost several times more in fixed overhead alone. The few
     rules that pass are then checked exactly, in registry order."""
 
     def __init__(self, rules: Sequence[Rule]) -> None:
         self.rules = tuple(rules)
-        everyone = (1 << len(self.rules)) - 1
-        columns = {i for rule in self.rules for i in rule.gates}
         table = []
-        for column in columns:
-            bounds = sorted({rule.gates[column] for rule in self.rules if column in rule.gates})
+        for column, sign in {key for rule in self.rules for key in rule.bounds}:
+            bounds = sorted(
+                {b for rule in self.rules if (b := rule.bounds.get((column, sign))) is not None}
+            )
             masks = []
             for k in range(len(bounds) + 1):  # k: how many bounds the value reaches
                 reached = 0
                 for r, rule in enumerate(self.rules):
-                    bound = rule.gates.get(column)
+                    bound = rule.bounds.get((column, sign))
                     if bound is None or (k and bound <= bounds[k - 1]):
                         reached |= 1 << r
                 masks.append(reached)
-            table.append((column, bounds, masks))
-        # the column that bounds the most rules first: it is likeliest to end the check
-        table.sort(key=lambda entry: entry[2][0].bit_count())
+            table.append((column, float(sign), bounds, masks))
+        # the bound most rules set first: it is likeliest to end the check
+        table.sort(key=lambda entry: entry[3][0].bit_count())
         self._table = tuple(table)
-        self._everyone = everyone
+        self._everyone = (1 << len(self.rules)) - 1
 
     def candidates(self, row: Sequence[float]) -> list[Rule]:
-        """The rules whose bounds `row` reaches (a missing feature, NaN, reaches none)."""
+        """The rules whose bounds `row` meets (a missing feature, NaN, meets none)."""
         passing = self._everyone
-        for column, bounds, masks in self._table:
-            value = row[column]
+        for column, sign, bounds, masks in self._table:
+            value = sign * row[column]
             # NaN compares false with every bound: it reaches none, only free rules pass
             passing &= masks[bisect_right(bounds, value) if value == value else 0]
             if not passing:
@@ -289,36 +307,94 @@ class GateScreen:
         return out
 
 
-class MaskCache:
-    """Clause masks over one batch's feature matrix, each computed once for all rules."""
+class RuleMatrix:
+    """Every rule of one trigger kind over a batch's feature matrix in a few numpy calls.
 
-    def __init__(self, matrix: np.ndarray) -> None:
-        self.matrix = matrix
-        self._masks: dict[ClauseKey, np.ndarray] = {}
+    Checking rule by rule cost several numpy calls per rule per batch, a fixed cost that
+    grew with the registry whatever the batch held. Here every distinct comparison is one
+    row of a clause matrix, built with one broadcast comparison per (feature, operator);
+    the `when` clauses of all rules are then ANDed in one `reduceat` over a gather of that
+    matrix, and the `any` groups likewise, ORed per rule. A `condition` is an expression
+    tree, evaluated per distinct condition on the clause matrix's rows (variants of one
+    rule that differ in their `when` thresholds share their condition's mask)."""
 
-    def clause(self, key: ClauseKey) -> np.ndarray:
-        mask = self._masks.get(key)
-        if mask is None:
-            index, op, value = key
-            mask = _OPS[op](self.matrix[:, index], value)
-            self._masks[key] = mask
-        return mask
+    def __init__(self, rules: Sequence[Rule]) -> None:
+        self.rules = tuple(rules)
+        keys: set[ClauseKey] = set()
+        for rule in self.rules:
+            keys.update(rule.all_of)
+            keys.update(key for group in rule.any_of for key in group)
+            if rule.condition is not None:
+                keys.update(leaf.key for leaf in rule.condition.leaves())
+        self._position = {key: p for p, key in enumerate(sorted(keys))}
+        groups: dict[tuple[int, str], list[tuple[int, float]]] = {}
+        for key, p in self._position.items():
+            groups.setdefault((key[0], key[1]), []).append((p, key[2]))
+        self._groups = tuple(
+            (
+                index,
+                _OPS[op],
+                np.array([p for p, _ in members], dtype=np.intp),
+                np.array([[v] for _, v in members], dtype=np.float64),
+            )
+            for (index, op), members in groups.items()
+        )
+        self._when = _Conjunctions([rule.all_of for rule in self.rules], self._position)
+        groups_of = [(r, g) for r, rule in enumerate(self.rules) for g in rule.any_of]
+        self._any_rules = np.array([r for r, _ in groups_of], dtype=np.intp)
+        self._any = _Conjunctions([g for _, g in groups_of], self._position)
+        self._has_any = np.array([bool(rule.any_of) for rule in self.rules], dtype=bool)
+        self._conditions = tuple(
+            (r, rule.condition) for r, rule in enumerate(self.rules) if rule.condition
+        )
 
-    def rule(self, rule: Rule) -> np.ndarray:
-        mask = np.ones(self.matrix.shape[0], dtype=bool)
-        for key in rule.all_of:
-            mask &= self.clause(key)
-        if rule.any_of:
-            either = np.zeros_like(mask)
-            for group in rule.any_of:
-                part = np.ones_like(mask)
-                for key in group:
-                    part &= self.clause(key)
-                either |= part
-            mask &= either
-        if rule.condition is not None:
-            mask &= rule.condition.mask(self.clause)
-        return mask
+    def masks(self, matrix: np.ndarray) -> np.ndarray:
+        """(rules × rows) booleans: which rule fires on which row."""
+        clauses = np.empty((len(self._position), matrix.shape[0]), dtype=bool)
+        for index, op, positions, values in self._groups:
+            clauses[positions] = op(matrix[:, index], values)
+        out = self._when.evaluate(clauses)
+        if len(self._any_rules):
+            groups = self._any.evaluate(clauses)
+            either = np.zeros_like(out)
+            np.logical_or.at(either, self._any_rules, groups)
+            out[self._has_any] &= either[self._has_any]
+        if self._conditions:
+            position = self._position
+
+            def clause(key: ClauseKey) -> np.ndarray:
+                row: np.ndarray = clauses[position[key]]
+                return row
+
+            seen: dict[object, np.ndarray] = {}
+            for r, condition in self._conditions:
+                mask = seen.get(condition.root)
+                if mask is None:
+                    mask = seen[condition.root] = condition.mask(clause)
+                out[r] &= mask
+        return out
+
+
+class _Conjunctions:
+    """ANDs of clause rows, one per item (an empty item is true everywhere)."""
+
+    def __init__(self, items: Sequence[Sequence[ClauseKey]], position: Mapping[ClauseKey, int]):
+        self.size = len(items)
+        filled = [i for i, item in enumerate(items) if item]
+        self.filled = np.array(filled, dtype=np.intp)
+        flat = [position[key] for i in filled for key in items[i]]
+        self.flat = np.array(flat, dtype=np.intp)
+        starts, at = [], 0
+        for i in filled:
+            starts.append(at)
+            at += len(items[i])
+        self.starts = np.array(starts, dtype=np.intp)
+
+    def evaluate(self, clauses: np.ndarray) -> np.ndarray:
+        out = np.ones((self.size, clauses.shape[1]), dtype=bool)
+        if len(self.filled) and clauses.shape[1]:
+            out[self.filled] = np.logical_and.reduceat(clauses[self.flat], self.starts, axis=0)
+        return out
 
 
 def _compile_clauses(
@@ -450,9 +526,9 @@ def load_rule_file(path: Path) -> list[Rule]:
 __all__ = [
     "PRIORITY_RANK",
     "GateScreen",
-    "MaskCache",
     "Rule",
     "RuleError",
+    "RuleMatrix",
     "RuleSpec",
     "RuleTest",
     "compile_rule",

@@ -27,7 +27,8 @@ from fraud_warning.expr import (
 )
 from fraud_warning.features import CATALOGUE
 from fraud_warning.registry import Registry, load_registry
-from fraud_warning.rules import MaskCache, RuleError, compile_rule, load_rule_file
+from fraud_warning.rules import _OPS as RULE_OPS
+from fraud_warning.rules import RuleError, RuleMatrix, compile_rule, load_rule_file
 
 TRANSFER = CATALOGUE["transfer"]
 RULES = Path(__file__).resolve().parent.parent / "rules"
@@ -326,6 +327,21 @@ matrices = st.lists(
 )
 
 
+class ClauseMasks:
+    """Clause masks over a matrix, each computed once and shared, as RuleMatrix hands
+    them to a condition."""
+
+    def __init__(self, matrix: np.ndarray) -> None:
+        self.matrix = matrix
+        self.masks: dict[tuple[int, str, float], np.ndarray] = {}
+
+    def clause(self, key: tuple[int, str, float]) -> np.ndarray:
+        if key not in self.masks:
+            index, op, value = key
+            self.masks[key] = RULE_OPS[op](self.matrix[:, index], value)
+        return self.masks[key]
+
+
 @settings(max_examples=200, deadline=None)
 @given(trees, matrices)
 def test_column_wise_equals_scalar_equals_reference(t: tuple[Any, ...], matrix: Any) -> None:
@@ -333,14 +349,14 @@ def test_column_wise_equals_scalar_equals_reference(t: tuple[Any, ...], matrix: 
     expected = [reference(t, row) for row in rows]
     for text in (render(t), render_min(t)):
         condition = parse(text, TRANSFER)
-        cache = MaskCache(matrix)
-        before = {k: m.copy() for k, m in cache._masks.items()}
+        cache = ClauseMasks(matrix)
+        before = {k: m.copy() for k, m in cache.masks.items()}
         mask = condition.mask(cache.clause)
         assert mask.dtype == bool and mask.shape == (len(rows),)
         assert mask.tolist() == expected, text
         assert [condition.holds(row) for row in rows] == expected, text
         for key, m in before.items():  # shared clause masks are never changed
-            assert (cache._masks[key] == m).all()
+            assert (cache.masks[key] == m).all()
         again = condition.mask(cache.clause)
         assert again.tolist() == expected
 
@@ -385,9 +401,9 @@ def test_rules_with_when_and_condition_column_wise_equal_matches(
         for when, t in parts
     ]
     rows = matrix.tolist()
-    cache = MaskCache(matrix)
+    masks = RuleMatrix(rules).masks(matrix)
     for _ in range(2):
-        for rule, (when, t) in zip(rules, parts, strict=True):
+        for mask, rule, (when, t) in zip(masks, rules, parts, strict=True):
             expected = [
                 reference(t, row)
                 and all(
@@ -399,7 +415,7 @@ def test_rules_with_when_and_condition_column_wise_equal_matches(
                 )
                 for row in rows
             ]
-            assert cache.rule(rule).tolist() == expected
+            assert mask.tolist() == expected
             assert [rule.matches(row) for row in rows] == expected
 
 
@@ -414,11 +430,13 @@ def test_condition_leaves_share_the_clause_cache_with_when() -> None:
     matrix = np.zeros((3, len(TRANSFER)))
     matrix[:, idx("amount_cny")] = [5000, 5000, 10]
     matrix[:, idx("elderly")] = [1, 0, 1]
-    cache = MaskCache(matrix)
-    assert cache.rule(a).tolist() == [True, True, False]
-    assert cache.rule(b).tolist() == [True, False, False]
-    assert cache.rule(c).tolist() == [True, True, True]
-    assert len(cache._masks) == 3  # amount_cny >= 3000, elderly == 1, payee_is_new == 1
+    rules = RuleMatrix([a, b, c])
+    assert rules.masks(matrix).tolist() == [
+        [True, True, False],
+        [True, False, False],
+        [True, True, True],
+    ]
+    assert len(rules._position) == 3  # amount_cny >= 3000, elderly == 1, payee_is_new == 1
 
 
 # -- gates -----------------------------------------------------------------------------
@@ -486,7 +504,7 @@ def test_gates_never_drop_a_row_that_fires() -> None:
         "g.yaml",
     )
     matrix = rng.integers(0, 5, size=(5_000, len(TRANSFER))).astype(float)
-    fires = MaskCache(matrix).rule(rule)
+    fires = RuleMatrix([rule]).masks(matrix)[0]
     for index, bound in rule.gates.items():
         assert not (fires & (matrix[:, index] < bound)).any()
 

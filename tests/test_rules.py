@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 from fraud_warning.features import CATALOGUE
 from fraud_warning.rules import (
     GateScreen,
-    MaskCache,
     Rule,
     RuleError,
+    RuleMatrix,
     RuleSpec,
     compile_rule,
     load_rule_file,
@@ -398,23 +398,46 @@ matrices = st.lists(st.sampled_from([*CELLS, float("nan")]), max_size=12 * len(N
 )
 
 
-@settings(max_examples=100, deadline=None)
-@given(matrices, st.lists(rule_specs, min_size=1, max_size=4))
-def test_mask_cache_equals_row_by_row_matches(
+SYMBOL = ["<", "<=", ">", ">=", "==", "!="]
+comparison = st.builds(
+    lambda f, op, v: f"{NUMBER[f]} {SYMBOL[op]} {v:g}",
+    st.integers(0, len(NUMBER) - 1),
+    st.integers(0, len(SYMBOL) - 1),
+    st.sampled_from([0.0, 1.0, 2.5, 3.0]),  # a condition's numbers are never negative
+)
+conditions = st.recursive(
+    comparison,
+    lambda inner: st.one_of(
+        st.builds(lambda a, b: f"({a} and {b})", inner, inner),
+        st.builds(lambda a, b: f"({a} or {b})", inner, inner),
+        st.builds(lambda a: f"not ({a})", inner),
+    ),
+    max_leaves=4,
+)
+any_rule_specs = st.one_of(
+    rule_specs,
+    st.builds(lambda c: {**SPEC, "condition": c}, conditions),
+    st.builds(lambda when, c: {**SPEC, "when": when, "condition": c}, clauses, conditions),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(matrices, st.lists(any_rule_specs, min_size=1, max_size=12))
+def test_rule_matrix_equals_row_by_row_matches(
     matrix: np.ndarray, specs: list[dict[str, Any]]
 ) -> None:
+    """The whole registry of a kind at once: `when`, `any` groups and conditions (some
+    repeated, as variants share theirs), NaN cells included."""
     rules = [compile_rule(spec, {}, "prop.yaml") for spec in specs]
-    rows = matrix.tolist()
-    cache = MaskCache(matrix)
-    for _ in range(2):  # shared, cached clause masks must not be changed by a rule
-        for rule in rules:
-            mask = cache.rule(rule)
-            assert mask.dtype == bool and mask.shape == (len(rows),)
-            assert mask.tolist() == [rule.matches(r) for r in rows]
+    rules += rules[: len(rules) // 2]
+    masks = RuleMatrix(rules).masks(matrix)
+    assert masks.dtype == bool and masks.shape == (len(rules), len(matrix))
+    for r, rule in enumerate(rules):
+        assert masks[r].tolist() == [rule.matches(row) for row in matrix.tolist()]
 
 
 @settings(max_examples=400, deadline=None)  # cheap, and a screen that drops a rule is silent
-@given(matrices, st.lists(rule_specs, min_size=1, max_size=6))
+@given(matrices, st.lists(any_rule_specs, min_size=1, max_size=6))
 def test_gate_screen_never_drops_a_rule_that_matches(
     matrix: np.ndarray, specs: list[dict[str, Any]]
 ) -> None:
@@ -426,8 +449,8 @@ def test_gate_screen_never_drops_a_rule_that_matches(
 
 
 @settings(max_examples=300, deadline=None)
-@given(matrices, st.lists(rule_specs, min_size=1, max_size=40))
-def test_gate_screen_keeps_exactly_the_rules_whose_bounds_a_row_reaches(
+@given(matrices, st.lists(any_rule_specs, min_size=1, max_size=40))
+def test_gate_screen_keeps_exactly_the_rules_whose_bounds_a_row_meets(
     matrix: np.ndarray, specs: list[dict[str, Any]]
 ) -> None:
     """The bitmask screen against its definition, in registry order (more rules than a
@@ -435,7 +458,7 @@ def test_gate_screen_keeps_exactly_the_rules_whose_bounds_a_row_reaches(
     rules = [compile_rule(spec, {}, "prop.yaml") for spec in specs] * 2
     screen = GateScreen(rules)
     for row in matrix.tolist():
-        reached = [r for r in rules if all(row[i] >= b for i, b in r.gates.items())]
+        reached = [r for r in rules if all(s * row[i] >= b for (i, s), b in r.bounds.items())]
         assert screen.candidates(row) == reached
 
 
@@ -455,15 +478,33 @@ def test_gate_screen_drops_rows_below_a_rules_bounds_including_its_condition() -
     assert screen.candidates([10.0, float("nan"), 0.0, 0.0, 0.0]) == [plain]
 
 
-def test_mask_cache_shares_clauses_between_rules() -> None:
+def test_gate_screen_drops_rows_above_a_rules_ceilings_and_off_its_equalities() -> None:
+    names = list(NUMBER)
+    risky = compile_rule({**SPEC, "when": {"origin_risky": {"eq": 1}}}, {}, "a.yaml")
+    spec = {**SPEC, "condition": "active_s <= 1200 and fanout_1h >= 40"}
+    new = compile_rule(spec, {}, "b.yaml")
+    screen = GateScreen([risky, new])
+
+    def row(**values: float) -> list[float]:
+        out = [0.0] * len(names)
+        for name, value in values.items():
+            out[names.index(name)] = value
+        return out
+
+    assert screen.candidates(row(origin_risky=1, fanout_1h=50, active_s=600)) == [risky, new]
+    assert screen.candidates(row(origin_risky=0, fanout_1h=50, active_s=600)) == [new]
+    assert screen.candidates(row(origin_risky=2, fanout_1h=50, active_s=5000)) == []
+
+
+def test_rule_matrix_shares_clauses_between_rules() -> None:
     a = compile_rule({**SPEC, "when": {"fanout_1h": {"gte": 3}}}, {}, "a.yaml")
     b = compile_rule(
         {**SPEC, "when": {"fanout_1h": {"gte": 3}}, "any": [{"calls_1h": {"gt": 1}}]}, {}, "b.yaml"
     )
-    cache = MaskCache(np.array([[3.0, 2.0, 0.0, 0.0, 0.0], [3.0, 1.0, 0.0, 0.0, 0.0]]))
-    assert cache.rule(a).tolist() == [True, True]
-    assert cache.rule(b).tolist() == [True, False]
-    assert len(cache._masks) == 2
+    rules = RuleMatrix([a, b])
+    masks = rules.masks(np.array([[3.0, 2.0, 0.0, 0.0, 0.0], [3.0, 1.0, 0.0, 0.0, 0.0]]))
+    assert masks.tolist() == [[True, True], [True, False]]
+    assert len(rules._position) == 2
 
 
 def test_rule_is_a_frozen_value() -> None:
