@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from fraud_warning.model_stats import ModelStats
+
 # 1 ms .. 60 s: from a hot batch to a stuck pipeline.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
@@ -29,19 +31,11 @@ class Metrics:
             ["reason"],
             registry=r,
         )
-        # a model firing far more than its peers pages the desk for nothing
-        self.model_evaluations = Counter(
-            "fraud_warning_model_evaluations",
-            "Trigger rows a model was evaluated on",
-            ["model_id", "version"],
-            registry=r,
-        )
-        self.model_hits = Counter(
-            "fraud_warning_model_hits",
-            "Trigger rows a model fired on (shadow and experimental included)",
-            ["model_id", "version", "status"],
-            registry=r,
-        )
+        # a model firing far more than its peers pages the desk for nothing; one far slower
+        # than its peers needs a look: fraud_warning_model_evaluations_total,
+        # fraud_warning_model_hits_total and fraud_warning_model_seconds, counted per batch
+        # for all the rules evaluated together (see fraud_warning.model_stats)
+        self.models = ModelStats(r, LATENCY_BUCKETS)
         self.alerts = Counter(
             "fraud_warning_alerts",
             "Alert emissions (new incidents and revisions)",
@@ -66,14 +60,6 @@ class Metrics:
         self.event_to_alert = Histogram(
             "fraud_warning_event_to_alert_seconds",
             "From the triggering event's time to the alert leaving the engine",
-            buckets=LATENCY_BUCKETS,
-            registry=r,
-        )
-        # one model far slower than its peers: its clauses or its trees need a look
-        self.model_seconds = Histogram(
-            "fraud_warning_model_seconds",
-            "Wall time per batch spent evaluating one model",
-            ["model_id"],
             buckets=LATENCY_BUCKETS,
             registry=r,
         )

@@ -35,7 +35,7 @@ class Fired(NamedTuple):
 
 
 class Models:
-    """A registry's models with their metric children resolved once."""
+    """A registry's models, compiled for the hot path, with their metric groups."""
 
     def __init__(self, registry: Registry, metrics: Metrics) -> None:
         self.registry = registry
@@ -50,15 +50,17 @@ class Models:
             if rules and kind not in NUMBER_KINDS
         }
         self._number_rows = dict.fromkeys(NUMBER_KINDS, 0)
-        # a labels() lookup per rule per call adds up
-        self._evaluations = {
-            r.key: metrics.model_evaluations.labels(r.spec.id, str(r.spec.version))
-            for r in registry
+        stats = self._stats = metrics.models
+        # the rules of a kind are evaluated (and counted) together; each scorer alone
+        self._groups = {
+            kind: stats.group([(r.spec.id, str(r.spec.version)) for r in rules])
+            for kind, rules in registry.by_kind.items()
         }
-        self._seconds = {r.key: metrics.model_seconds.labels(r.spec.id) for r in registry}
-        self._hits = {
-            r.key: metrics.model_hits.labels(r.spec.id, str(r.spec.version), r.spec.status)
-            for r in registry
+        self._labels = {r.key: (r.spec.id, str(r.spec.version), r.spec.status) for r in registry}
+        self._scorer_groups = {
+            id(scorer): stats.group([(scorer.card.id, str(scorer.card.version))])
+            for scorers in registry.scorers.values()
+            for scorer in scorers
         }
 
     def number(self, row: Sequence[float], kind: str = "number") -> Fired:
@@ -71,7 +73,7 @@ class Models:
         self._number_rows[kind] += 1  # every rule of the kind ran on it (counted per batch)
         for rule in self._screens[kind].candidates(row):
             if rule.matches(row):
-                self._hits[rule.key].inc()
+                self._stats.hit(*self._labels[rule.key])
                 if rule.pages:
                     fired.pages.append(verdict_of(rule, row))
                 else:
@@ -79,11 +81,10 @@ class Models:
         return fired
 
     def count_number_rows(self) -> None:
-        """Add the number rows seen since the last call to every number rule's counter."""
+        """Count the number rows seen since the last call for every number rule."""
         for kind, n in self._number_rows.items():
             if n:
-                for rule in self._number_rules[kind]:
-                    self._evaluations[rule.key].inc(n)
+                self._groups[kind].evaluated(n)
                 self._number_rows[kind] = 0
 
     def evaluate(
@@ -94,19 +95,16 @@ class Models:
         matrix = np.asarray(values, dtype=np.float64)
         per_row: dict[int, list[Verdict]] = defaultdict(list)
         shadow: dict[int, list[Shadowed]] = defaultdict(list)
-        m = self.metrics
+        stats = self._stats
         rules = self._victim_rules.get(kind)
         if rules is not None:
             started = time.perf_counter()
             masks = rules.masks(matrix)
-            # the rules ran together: each is charged an equal share of the pass
-            share = (time.perf_counter() - started) / len(rules.rules)
-            hit_counts = masks.sum(axis=1).tolist()
-            for rule, hits in zip(rules.rules, hit_counts, strict=True):
-                self._evaluations[rule.key].inc(len(values))
-                self._seconds[rule.key].observe(share)
-                if hits:
-                    self._hits[rule.key].inc(hits)
+            group = self._groups[kind]
+            group.timed(time.perf_counter() - started)
+            group.evaluated(len(values))
+            for r in np.flatnonzero(masks.any(axis=1)).tolist():
+                stats.hit(*self._labels[rules.rules[r].key], int(masks[r].sum()))
             fired_rules, fired_rows = np.nonzero(masks)  # rule-major: registry order per row
             for r, i in zip(fired_rules.tolist(), fired_rows.tolist(), strict=True):
                 rule = rules.rules[r]
@@ -118,11 +116,12 @@ class Models:
             card, version = scorer.card, str(scorer.card.version)
             started = time.perf_counter()
             fired = scorer.fire(matrix)
-            m.model_seconds.labels(card.id).observe(time.perf_counter() - started)
-            m.model_evaluations.labels(card.id, version).inc(fired.evaluated)
+            group = self._scorer_groups[id(scorer)]
+            group.timed(time.perf_counter() - started)
+            group.evaluated(fired.evaluated)
             if not len(fired.rows):
                 continue
-            m.model_hits.labels(card.id, version, card.status).inc(len(fired.rows))
+            stats.hit(card.id, version, card.status, len(fired.rows))
             for i, verdict in zip(fired.rows.tolist(), scorer.verdicts(fired), strict=True):
                 if scorer.pages:
                     per_row[i].append(verdict)
