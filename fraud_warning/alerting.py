@@ -57,12 +57,13 @@ class Output:
         Records read like first alerts (`alert_id`, `revision` 1, `emitted_at` = the
         event's time), so `fraud-warning evaluate --alerts` scores a shadow log too."""
         number = kind in NUMBER_KINDS
+        when = at.when.isoformat()  # once per trigger: a large registry fires many at one
         for status, v in fired:
             self.shadow.append(
                 {
                     "alert_id": f"shadow:{v.model_id}:{at.event_id}",
                     "revision": 1,
-                    "emitted_at": at.when.isoformat(),
+                    "emitted_at": when,
                     "event_id": at.event_id,
                     "kind": kind,
                     "subscriber": subject,
