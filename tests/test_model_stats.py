@@ -102,13 +102,13 @@ def test_the_engine_counts_every_trigger_row_for_every_rule_of_its_kind(city: Pa
     registry = load_registry(ROOT / "rules", ROOT / "models")
     engine = Engine(registry, metrics=metrics)
     rows = {"call": 0, "transfer": 0}
-    original = engine.models.evaluate
+    original = engine._evaluate
 
-    def counting(kind: str, values: list[list[float]]):  # type: ignore[no-untyped-def]
+    def counting(kind, trigger_rows, values, out):  # type: ignore[no-untyped-def]
         rows[kind] = rows.get(kind, 0) + len(values)
-        return original(kind, values)
+        return original(kind, trigger_rows, values, out)
 
-    engine.models.evaluate = counting  # type: ignore[method-assign]
+    engine._evaluate = counting  # type: ignore[method-assign]
     good, _ = Decoder().decode_lines(
         enumerate((city / "events.jsonl").read_bytes().splitlines(), 1)
     )
