@@ -3,29 +3,40 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+NATIVE := $(VENV)/.native
 
-.PHONY: demo test bench lint audit setup clean
+.PHONY: demo test bench lint audit setup interpreted clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet --upgrade pip "setuptools>=77"
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-setup: $(STAMP)
+# The per-event modules compiled with mypyc (build_native.py): 1.4-1.6x faster, the same
+# alerts; without a C compiler, or with FW_INTERPRETED=1, the package runs interpreted.
+$(NATIVE): $(STAMP) build_native.py $(wildcard fraud_warning/*.py)
+	$(BIN)/python build_native.py
+	touch $(NATIVE)
 
-demo: $(STAMP)
+setup: $(NATIVE)
+
+interpreted: $(STAMP)
+	$(BIN)/python build_native.py --clean
+	rm -f $(NATIVE)
+
+demo: $(NATIVE)
 	$(BIN)/fraud-warning demo
 
-test: $(STAMP)
+test: $(NATIVE)
 	$(BIN)/python -m pytest -q
 
-bench: $(STAMP)
+bench: $(NATIVE)
 	$(BIN)/python -m bench
 
 lint: $(STAMP)
-	$(BIN)/ruff check fraud_warning tests bench
-	$(BIN)/ruff format --check fraud_warning tests bench
+	$(BIN)/ruff check fraud_warning tests bench build_native.py
+	$(BIN)/ruff format --check fraud_warning tests bench build_native.py
 	$(BIN)/mypy
 
 # Known vulnerabilities in the installed dependencies (fails CI; an unreachable audit
@@ -35,4 +46,4 @@ audit: $(STAMP)
 	$(BIN)/bandit -q -r fraud_warning -ll
 
 clean:
-	rm -rf $(VENV) feeds/cache .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) feeds/cache .pytest_cache .mypy_cache .ruff_cache build fraud_warning/*.so

@@ -141,7 +141,7 @@ def victim_context(
         if risky:
             risky_s += duration
         if duration > max_s:
-            max_s = duration
+            max_s = float(duration)
         if duration >= LONG_CALL_S:
             since = min(since, max(0.0, ts - (start + duration)))
         if caller_fanout > fanout:

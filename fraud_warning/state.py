@@ -280,8 +280,12 @@ def deep_size(obj: object, seen: set[int] | None = None) -> int:
         size += sum(deep_size(k, seen) + deep_size(v, seen) for k, v in obj.items())
     elif isinstance(obj, list | tuple | set | frozenset):
         size += sum(deep_size(item, seen) for item in obj)
-    elif hasattr(obj, "__slots__"):
-        size += sum(deep_size(getattr(obj, name), seen) for name in obj.__slots__)
+    else:
+        # a class compiled by mypyc lists its attributes in __mypyc_attrs__, not __slots__
+        names: tuple[str, ...] = (
+            getattr(type(obj), "__mypyc_attrs__", None) or getattr(obj, "__slots__", None) or ()
+        )
+        size += sum(deep_size(getattr(obj, name), seen) for name in names)
     return size
 
 
@@ -304,7 +308,8 @@ class Keyed(Generic[S]):
         """The state for `key`, created if new, marked as touched at `ts`."""
         state = self._items.get(key)
         if state is None or state.last_ts < ts - self.retention_s:
-            state = self._items[key] = self._factory()
+            fresh: S = self._factory()
+            self._items[key] = state = fresh
         if ts > state.last_ts:
             state.last_ts = ts
         return state

@@ -1,0 +1,71 @@
+"""The modules compiled by build_native.py: the same output as the interpreted package,
+and never a compiled module older than its source.
+
+The whole suite runs against whatever `make setup` built (compiled where a C compiler
+exists); this compares the two builds directly on one replay, byte for byte.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import fraud_warning
+from fraud_warning import _refuse_stale_compiled
+from fraud_warning.feed.generate import generate_feed
+
+PACKAGE = Path(fraud_warning.__file__).parent
+COMPILED = sorted(p.name for p in PACKAGE.glob("*.so"))
+
+
+def test_a_compiled_module_older_than_its_source_is_refused(tmp_path: Path) -> None:
+    compiled = tmp_path / "state.cpython-311-x86_64-linux-gnu.so"
+    source = tmp_path / "state.py"
+    source.write_text("x = 1\n")
+    compiled.write_bytes(b"")
+    os.utime(source, (1_000, 1_000))
+    os.utime(compiled, (2_000, 2_000))
+    _refuse_stale_compiled(tmp_path)  # compiled after the source: fine
+    os.utime(source, (3_000, 3_000))
+    with pytest.raises(ImportError, match=r"state\.py changed after it was compiled"):
+        _refuse_stale_compiled(tmp_path)
+
+
+@pytest.mark.skipif(not COMPILED, reason="nothing compiled here (no C compiler, or interpreted)")
+def test_compiled_and_interpreted_packages_write_the_same_alerts(tmp_path: Path) -> None:
+    city = tmp_path / "city"
+    generate_feed(city, subscribers=1_500, hours=8, seed=11, fraud_rate=30)
+    interpreted = tmp_path / "pure"
+    shutil.copytree(PACKAGE, interpreted / "fraud_warning", ignore=shutil.ignore_patterns("*.so"))
+    root = PACKAGE.parent
+    outputs = {}
+    for name, path in (("compiled", root), ("interpreted", interpreted)):
+        out = tmp_path / name
+        out.mkdir()
+        code = (
+            "import sys, fraud_warning.state as s; from fraud_warning.cli import main; "
+            "print(s.__file__, file=sys.stderr); sys.exit(main(sys.argv[1:]))"
+        )
+        argv = [sys.executable, "-c", code, "score", str(city / "events.jsonl")]
+        argv += ["--rules", str(root / "rules"), "--models", str(root / "models")]
+        argv += ["--cells", str(city / "cells.csv"), "--subscribers", str(city / "subscribers.csv")]
+        argv += ["--out", str(out / "alerts.jsonl"), "--dispatch-out", str(out / "tasks.jsonl")]
+        argv += ["--shadow-out", str(out / "shadow.jsonl")]
+        env = {**os.environ, "PYTHONPATH": str(path)}
+        # from tmp_path: `python -c` puts the working directory first on sys.path
+        done = subprocess.run(
+            argv, env=env, cwd=tmp_path, capture_output=True, text=True, check=False
+        )
+        assert done.returncode == 0, done.stderr
+        loaded_from = done.stderr.splitlines()[0]
+        assert loaded_from.endswith(".so") == (name == "compiled"), loaded_from
+        outputs[name] = [
+            (out / f).read_bytes() for f in ("alerts.jsonl", "tasks.jsonl", "shadow.jsonl")
+        ]
+    assert outputs["compiled"][0].count(b"\n") > 0  # the city did alert
+    assert outputs["compiled"] == outputs["interpreted"]
