@@ -56,10 +56,9 @@ class ModelStats(Collector):
 
     def __init__(self, registry: CollectorRegistry, buckets: Sequence[float]) -> None:
         self._bounds = tuple(sorted(buckets))
-        self._groups: list[ModelGroup] = []
         self._by_members: dict[tuple[Model, ...], ModelGroup] = {}
         self._hits: dict[tuple[str, str, str], float] = {}
-        self._lock = threading.Lock()  # group creation only; counts are single-writer
+        self._lock = threading.Lock()  # the groups' dict only; counts are single-writer
         registry.register(self)
 
     def group(self, members: Sequence[Model]) -> ModelGroup:
@@ -69,8 +68,12 @@ class ModelStats(Collector):
             group = self._by_members.get(key)
             if group is None:
                 group = self._by_members[key] = ModelGroup(key, self._bounds)
-                self._groups = [*self._groups, group]  # a scrape may be iterating the old list
         return group
+
+    def _groups(self) -> list[ModelGroup]:
+        # copied under the lock: a scrape must not iterate the dict while a group is added
+        with self._lock:
+            return list(self._by_members.values())
 
     def hit(self, model_id: str, version: str, status: str, n: float = 1) -> None:
         key = (model_id, version, status)
@@ -78,7 +81,7 @@ class ModelStats(Collector):
 
     def evaluations(self) -> dict[Model, float]:
         out: dict[Model, float] = {}
-        for group in self._groups:
+        for group in self._groups():
             for member in group.members:
                 out[member] = out.get(member, 0.0) + group.rows
         return out
@@ -103,7 +106,7 @@ class ModelStats(Collector):
         yield hits
 
         per_model: dict[str, tuple[list[int], float]] = {}
-        for group in self._groups:
+        for group in self._groups():
             counts = list(group.buckets)  # copied first: the sum may lag it by one pass
             for model_id, _version in group.members:
                 total, seconds = per_model.get(model_id, ([0] * len(counts), 0.0))

@@ -39,10 +39,8 @@ class Models:
 
     def __init__(self, registry: Registry, metrics: Metrics) -> None:
         self.registry = registry
-        self.metrics = metrics
-        self._number_rules = {kind: registry.by_kind.get(kind, ()) for kind in NUMBER_KINDS}
         # even for one or two rules the bitmask screen costs less than checking each
-        self._screens = {kind: GateScreen(rules) for kind, rules in self._number_rules.items()}
+        self._screens = {kind: GateScreen(registry.by_kind.get(kind, ())) for kind in NUMBER_KINDS}
         self._number_gate = {kind: registry.gate(kind) for kind in NUMBER_KINDS}
         self._victim_rules = {
             kind: RuleMatrix(rules)
@@ -103,8 +101,9 @@ class Models:
             group = self._groups[kind]
             group.timed(time.perf_counter() - started)
             group.evaluated(len(values))
-            for r in np.flatnonzero(masks.any(axis=1)).tolist():
-                stats.hit(*self._labels[rules.rules[r].key], int(masks[r].sum()))
+            hits = masks.sum(axis=1)
+            for r in np.flatnonzero(hits).tolist():
+                stats.hit(*self._labels[rules.rules[r].key], int(hits[r]))
             fired_rules, fired_rows = np.nonzero(masks)  # rule-major: registry order per row
             for r, i in zip(fired_rules.tolist(), fired_rows.tolist(), strict=True):
                 rule = rules.rules[r]
