@@ -120,16 +120,18 @@ def victim_context(
     flagged_s = 0.0
     start_2h = ts - WINDOW_2H
     start_24h = ts - WINDOW_24H
-    for start, number, duration, risky, kind, has_url, caller_fanout in reversed(victim.inbound):
+    for record in reversed(victim.inbound):
+        start = record.ts
         if start < start_24h:
             break
         if start > ts:
             continue  # a late-arriving earlier trigger must not see later contacts
+        number, duration, has_url = record.number, float(record.duration_s), record.has_url
         # a flagged number only counts once it engaged: a ring that was hung up on is no risk
         if (duration >= LONG_CALL_S or has_url) and flag_live(flags.get(number), ts):
             flagged.add(number)
             flagged_s += duration
-        if kind == SMS:
+        if record.kind == SMS:
             if has_url:
                 url_sms += 1
             if start >= start_2h:
@@ -138,14 +140,14 @@ def victim_context(
         if start < start_2h or duration <= 0:
             continue
         call_s += duration
-        if risky:
+        if record.risky:
             risky_s += duration
         if duration > max_s:
-            max_s = float(duration)
+            max_s = duration
         if duration >= LONG_CALL_S:
             since = min(since, max(0.0, ts - (start + duration)))
-        if caller_fanout > fanout:
-            fanout = caller_fanout
+        if record.fanout > fanout:
+            fanout = record.fanout
     # link SMS are left out: one in seven ordinary payers got one from a stranger today
     context = call_s >= RISK_CONTEXT_CALL_S or len(flagged) > 0
     return [
@@ -168,10 +170,11 @@ def payer_features(victim: VictimState, account: str, amount: float, ts: float) 
     is_new = not victim.has_paid(account)
     n2 = n24 = 1 if is_new else 0
     a2 = a24 = amount if is_new else 0.0
-    for t, _payee, amt, was_new in reversed(victim.transfers):
+    for record in reversed(victim.transfers):
+        t, amt = record.ts, record.amount_cny
         if t < ts - WINDOW_24H:
             break
-        if not was_new or t > ts:
+        if not record.was_new or t > ts:
             continue
         n24 += 1
         a24 += amt
@@ -188,17 +191,19 @@ def payee_features(payee: PayeeState | None, ts: float) -> list[float]:
     large: set[str] = set()
     linked: set[str] = set()
     if payee is not None:
-        for t, payer, amt, had_risk, had_link in reversed(payee.inbound):
+        for record in reversed(payee.inbound):
+            t = record.ts
             if t < ts - WINDOW_24H:
                 break
             if t > ts:
                 continue
+            payer = record.payer
             payers.add(payer)
-            if had_risk:
+            if record.had_risk:
                 risky.add(payer)
-            if had_link:
+            if record.had_link:
                 linked.add(payer)
-            if amt >= LARGE_TRANSFER_CNY:
+            if record.amount_cny >= LARGE_TRANSFER_CNY:
                 large.add(payer)
     return [
         float(len(payers)),

@@ -36,9 +36,12 @@ from fraud_warning.refdata import RefData, is_elderly
 from fraud_warning.state import (
     CALL,
     SMS,
+    Credit,
+    Inbound,
     Keyed,
     NumberState,
     PayeeState,
+    Payment,
     StateStore,
     VictimState,
 )
@@ -258,7 +261,7 @@ class VictimSide:
             return None
         risky = ev.origin in RISKY_ORIGINS
         # appended first: a warning raised on this call should count this call
-        state.add_inbound((ts, ev.caller, ev.duration_s, risky, CALL, False, caller.fanout))
+        state.add_inbound(Inbound(ts, ev.caller, ev.duration_s, risky, CALL, False, caller.fanout))
         if ev.duration_s < sides.min_call_s:
             return None
         context = victim_context(state, ts, self.flags, ev.callee in sides.elderly)
@@ -292,7 +295,7 @@ class VictimSide:
             windows.record(state, "victim", "sms", ts, fields)
         if service or known:
             return None
-        state.add_inbound((ts, ev.sender, 0, False, SMS, has_url, sender.fanout))
+        state.add_inbound(Inbound(ts, ev.sender, 0, False, SMS, has_url, sender.fanout))
         if "sms" not in sides.kinds:
             return None
         context = victim_context(state, ts, self.flags, ev.receiver in sides.elderly)
@@ -309,7 +312,7 @@ class VictimSide:
         if ev.amount_cny >= self.sides.min_amount:
             half = payer_features(payer, ev.payee_account, ev.amount_cny, ts)
         was_new = not payer.has_paid(ev.payee_account)
-        payer.add_transfer((ts, ev.payee_account, ev.amount_cny, was_new))
+        payer.add_transfer(Payment(ts, ev.payee_account, ev.amount_cny, was_new))
         payer.add_payee(ev.payee_account)
         windows = self.sides.windows
         if windows.records("victim", "transfer"):
@@ -340,7 +343,9 @@ class PayeeSide:
             if self.sides.windows.columns("transfer"):
                 row += self.sides.windows.from_ids(half.windows, "transfer")
         context = half.context
-        payee.add((ts, ev.payer, ev.amount_cny, context[RISK_CONTEXT] > 0, context[LINK_SMS] > 0))
+        payee.add(
+            Credit(ts, ev.payer, ev.amount_cny, context[RISK_CONTEXT] > 0, context[LINK_SMS] > 0)
+        )
         return row
 
 

@@ -14,7 +14,12 @@ from __future__ import annotations
 import itertools
 import sys
 from collections.abc import Iterator
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+if TYPE_CHECKING:
+    # 32-bit native ints: compiled by mypyc, each counter and record field takes 4 bytes
+    # instead of 8 (interpreted they are plain ints, so only the type checker needs them)
+    from mypy_extensions import i32, u8
 
 HOUR_S = 3600.0
 MAX_CONTACTS = 64  # counterparties a subscriber reached out to; oldest forgotten first
@@ -44,22 +49,26 @@ CALL = 0
 SMS = 1
 
 
-# A distinct-key container stays a tuple up to this many keys and becomes a dict past it:
-# most keys in a window have few contacts or callees, and a tuple of one costs 48 bytes
-# where a dict costs 184 (a set 216); a scan of 8 (interned) strings is as quick as a
-# hashed lookup.
+# A distinct-key container is the key itself while it holds one, a tuple up to SMALL
+# keys, and a dict past it: most keys in a window have few contacts or callees, and a
+# bare key costs nothing beyond the (interned, shared) string, a tuple of two 56 bytes,
+# a dict 184 (a set 216); a scan of 8 interned strings is as quick as a hashed lookup.
 SMALL = 8
 
-Distinct = tuple[str, ...] | dict[str, None]
+Distinct = str | tuple[str, ...] | dict[str, None]
 
 
 def _add_distinct(keys: Distinct, key: str, cap: int, *, forget: bool) -> Distinct:
-    """`keys` with `key` added, a tuple while small, then an insertion-ordered dict;
-    returns the container to keep (the same dict once large). At `cap` the oldest key is
-    forgotten (`forget`: known contacts) or the new one is not added (a saturating count)."""
+    """`keys` with `key` added; returns the container to keep (the same dict once large).
+    At `cap` the oldest key is forgotten (`forget`: known contacts) or the new one is not
+    added (a saturating count)."""
+    if type(keys) is str:
+        return keys if keys == key else (keys, key)  # every cap is well above 2
     if key in keys:
         return keys
     if type(keys) is tuple:
+        if not keys:
+            return key
         if len(keys) < SMALL:
             return (*keys, key)
         keys = dict.fromkeys(keys)
@@ -71,22 +80,119 @@ def _add_distinct(keys: Distinct, key: str, cap: int, *, forget: bool) -> Distin
     return keys
 
 
-def _add_recent(records: list[Any], record: tuple[Any, ...], cap: int) -> None:
-    """Append a record (its event time first) to an oldest-first list, forgetting the
-    entries older than RECENT_S behind it and any beyond `cap`."""
+def _has(keys: Distinct, key: str) -> bool:
+    # a bare key must not be searched as a string: "in" would match a substring
+    return keys == key if type(keys) is str else key in keys
+
+
+def distinct_count(keys: Distinct) -> int:
+    return 1 if type(keys) is str else len(keys)
+
+
+def distinct_keys(keys: Distinct) -> list[str]:
+    """The keys of a distinct-key container, oldest first."""
+    return [keys] if type(keys) is str else list(keys)
+
+
+class Recent:
+    """A record of a recent-event list; the lists keep them oldest first by `ts`.
+
+    Records are small classes rather than tuples: compiled, their numbers are stored
+    unboxed in the record (a contact record is 72 bytes; as a tuple with its floats it
+    was about 150).
+    """
+
+    __slots__ = ("ts",)
+
+    def __init__(self, ts: float) -> None:
+        self.ts = ts
+
+
+class Inbound(Recent):
+    """A call or SMS from a stranger, as the victim side recorded it; `fanout` is the
+    caller's distinct callees in the hour before, taken from the number side at the call."""
+
+    __slots__ = ("duration_s", "fanout", "has_url", "kind", "number", "risky")
+
+    def __init__(
+        self,
+        ts: float,
+        number: str,
+        duration_s: i32,
+        risky: bool,
+        kind: u8,
+        has_url: bool,
+        fanout: float,
+    ) -> None:
+        self.ts = ts
+        self.number = number
+        self.fanout = fanout
+        self.duration_s = duration_s
+        self.kind = kind
+        self.risky = risky
+        self.has_url = has_url
+
+    def astuple(self) -> tuple[float, str, int, bool, int, bool, float]:
+        return (
+            self.ts,
+            self.number,
+            int(self.duration_s),
+            self.risky,
+            int(self.kind),
+            self.has_url,
+            self.fanout,
+        )
+
+
+class Payment(Recent):
+    """A transfer the subscriber made; `was_new`: its payee had not been paid before."""
+
+    __slots__ = ("amount_cny", "payee", "was_new")
+
+    def __init__(self, ts: float, payee: str, amount_cny: float, was_new: bool) -> None:
+        self.ts = ts
+        self.payee = payee
+        self.amount_cny = amount_cny
+        self.was_new = was_new
+
+    def astuple(self) -> tuple[float, str, float, bool]:
+        return (self.ts, self.payee, self.amount_cny, self.was_new)
+
+
+class Credit(Recent):
+    """A transfer into an account, with what its payer's context held at the time."""
+
+    __slots__ = ("amount_cny", "had_link", "had_risk", "payer")
+
+    def __init__(
+        self, ts: float, payer: str, amount_cny: float, had_risk: bool, had_link: bool
+    ) -> None:
+        self.ts = ts
+        self.payer = payer
+        self.amount_cny = amount_cny
+        self.had_risk = had_risk
+        self.had_link = had_link
+
+    def astuple(self) -> tuple[float, str, float, bool, bool]:
+        return (self.ts, self.payer, self.amount_cny, self.had_risk, self.had_link)
+
+
+R = TypeVar("R", bound=Recent)
+
+
+def _add_recent(records: list[R], record: R, cap: int) -> None:
+    """Append a record to an oldest-first list, forgetting the entries older than
+    RECENT_S behind it and any beyond `cap`."""
     records.append(record)
-    cutoff = record[0] - RECENT_S
+    cutoff = record.ts - RECENT_S
     drop = len(records) - cap
-    if records[0][0] < cutoff:
+    if records[0].ts < cutoff:
         old = 0
-        while old < len(records) - 1 and records[old][0] < cutoff:
+        while old < len(records) - 1 and records[old].ts < cutoff:
             old += 1
         drop = max(drop, old)
     if drop > 0:
         del records[:drop]
-
-
-Inbound = tuple[float, str, int, bool, int, bool, float]
 
 
 def flag_live(flagged_at: float | None, ts: float) -> bool:
@@ -116,11 +222,9 @@ class VictimState:
     def __init__(self) -> None:
         self._contacts: Distinct = ()
         self._payees: Distinct = ()
-        # (start_ts, number, duration_s, risky_origin, kind, has_url, caller_fanout_1h):
-        # oldest first; the caller's fan-out is taken at the call, from the number side
+        # contacts from strangers and transfers made, oldest first
         self.inbound: list[Inbound] | tuple[()] = ()
-        # (ts, payee_account, amount_cny, payee_was_new), oldest first
-        self.transfers: list[tuple[float, str, float, bool]] | tuple[()] = ()
+        self.transfers: list[Payment] | tuple[()] = ()
         self.last_cell: str | None = None
         self.last_ts = 0.0
         # rule-defined windows (fraud_warning.windows): source → [(ts, value)], when any
@@ -128,13 +232,13 @@ class VictimState:
 
     def knows(self, number: str) -> bool:
         """Whether the subscriber reached out to `number` before (a contact)."""
-        return number in self._contacts
+        return _has(self._contacts, number)
 
     def add_contact(self, number: str) -> None:
         self._contacts = _add_distinct(self._contacts, number, MAX_CONTACTS, forget=True)
 
     def has_paid(self, account: str) -> bool:
-        return account in self._payees
+        return _has(self._payees, account)
 
     def add_payee(self, account: str) -> None:
         self._payees = _add_distinct(self._payees, account, MAX_PAYEES, forget=True)
@@ -145,7 +249,7 @@ class VictimState:
             return
         _add_recent(self.inbound, record, MAX_INBOUND)
 
-    def add_transfer(self, record: tuple[float, str, float, bool]) -> None:
+    def add_transfer(self, record: Payment) -> None:
         if not self.transfers:
             self.transfers = [record]
             return
@@ -179,17 +283,23 @@ class NumberState:
     )
 
     def __init__(self) -> None:
-        self.bucket = -1
-        # hour buckets from the first event's to `bucket` (capped), and the minute of the
-        # hour of the first event: see active_s
-        self.age_h = 0
-        self.born_m = 0
-        # distinct callees in the current hour: a tuple while few (see SMALL), then a dict
-        self.callees: Distinct = ()
-        self.calls = self.short_calls = self.long_calls = 0
-        self.prev_distinct = self.prev_calls = self.prev_short = self.prev_long = 0
-        self.flagged_at: float | None = None
+        # the counters first and together: compiled, 4-byte fields pack without padding
+        self.bucket: i32 = -1
+        self.calls: i32 = 0
+        self.short_calls: i32 = 0
+        self.long_calls: i32 = 0
+        self.prev_distinct: i32 = 0
+        self.prev_calls: i32 = 0
+        self.prev_short: i32 = 0
+        self.prev_long: i32 = 0
+        # hour buckets from the first event's to `bucket` (capped at MAX_AGE_H), and the
+        # minute of the hour of the first event: see active_s
+        self.age_h: u8 = 0
+        self.born_m: u8 = 0
         self.risky_origin = False
+        # distinct callees in the current hour (see SMALL)
+        self.callees: Distinct = ()
+        self.flagged_at: float | None = None
         self.last_ts = 0.0
         self.windows: dict[str, list[tuple[float, Any]]] | None = None
 
@@ -202,9 +312,9 @@ class NumberState:
             self.born_m = int((ts - bucket * HOUR_S) // 60)
         else:
             # a late event (earlier bucket) steps back; never before the first bucket
-            self.age_h = min(MAX_AGE_H, max(0, self.age_h + bucket - self.bucket))
+            self.age_h = min(MAX_AGE_H, max(0, int(self.age_h) + bucket - int(self.bucket)))
         if bucket == self.bucket + 1:
-            self.prev_distinct, self.prev_calls = len(self.callees), self.calls
+            self.prev_distinct, self.prev_calls = distinct_count(self.callees), self.calls
             self.prev_short, self.prev_long = self.short_calls, self.long_calls
         else:
             self.prev_distinct = self.prev_calls = self.prev_short = self.prev_long = 0
@@ -230,22 +340,26 @@ class NumberState:
         """(distinct callees, calls, short calls, long calls) over the hour before `ts`."""
         now, prev = self._weights(ts)
         return (
-            len(self.callees) * now + self.prev_distinct * prev,
-            self.calls * now + self.prev_calls * prev,
-            self.short_calls * now + self.prev_short * prev,
-            self.long_calls * now + self.prev_long * prev,
+            distinct_count(self.callees) * now + float(self.prev_distinct) * prev,
+            float(self.calls) * now + float(self.prev_calls) * prev,
+            float(self.short_calls) * now + float(self.prev_short) * prev,
+            float(self.long_calls) * now + float(self.prev_long) * prev,
         )
 
     def fanout(self, ts: float) -> float:
         """Distinct callees over the hour before `ts` (hourly()[0], on every call and SMS)."""
         now, prev = self._weights(ts)
-        return len(self.callees) * now + self.prev_distinct * prev
+        return distinct_count(self.callees) * now + float(self.prev_distinct) * prev
 
     def active_s(self, ts: float) -> float:
         """Seconds since the number's first call or SMS in retained state, to the minute
         (the first event's seconds are dropped), capped at ACTIVE_CAP_S; `ts` lies in the
         current bucket (the number was rolled to it)."""
-        since = self.age_h * HOUR_S + (ts - self.bucket * HOUR_S) - self.born_m * 60
+        since = (
+            float(self.age_h) * HOUR_S
+            + (ts - float(self.bucket) * HOUR_S)
+            - float(self.born_m) * 60.0
+        )
         return min(ACTIVE_CAP_S, max(0.0, since))
 
     def flagged(self, ts: float) -> bool:
@@ -258,11 +372,10 @@ class PayeeState:
     __slots__ = ("inbound", "last_ts")
 
     def __init__(self) -> None:
-        # (ts, payer, amount_cny, payer_had_risk_context, payer_had_stranger_link_sms)
-        self.inbound: list[tuple[float, str, float, bool, bool]] = []
+        self.inbound: list[Credit] = []
         self.last_ts = 0.0
 
-    def add(self, record: tuple[float, str, float, bool, bool]) -> None:
+    def add(self, record: Credit) -> None:
         _add_recent(self.inbound, record, MAX_PAYEE_INBOUND)
 
 
@@ -416,11 +529,17 @@ __all__ = [
     "MAX_AGE_H",
     "RECENT_S",
     "SMS",
+    "Credit",
+    "Distinct",
     "Inbound",
     "Keyed",
     "NumberState",
     "PayeeState",
+    "Payment",
+    "Recent",
     "StateStore",
     "VictimState",
+    "distinct_count",
+    "distinct_keys",
     "flag_live",
 ]

@@ -12,8 +12,10 @@ from fraud_warning.state import (
     MAX_TRANSFERS,
     RECENT_S,
     SMS,
+    Credit,
     Inbound,
     PayeeState,
+    Payment,
     VictimState,
 )
 
@@ -36,24 +38,24 @@ def test_lists_hold_a_day_at_most_and_read_as_untrimmed_ones() -> None:
     event, while the trimmed lists never hold an entry older than RECENT_S."""
     victim, payee = VictimState(), PayeeState()
     plain_inbound: list[Inbound] = []
-    plain_transfers: list[tuple[float, str, float, bool]] = []
-    plain_payee: list[tuple[float, str, float, bool, bool]] = []
+    plain_transfers: list[Payment] = []
+    plain_payee: list[Credit] = []
     rng = random.Random(7)
     for i, ts in enumerate(_events(seed=3, days=40)):
         number = f"+86170{rng.randrange(100):08d}"
         kind = rng.choice([CALL, SMS])
-        record: Inbound = (ts, number, rng.choice([0, 40, 900]), True, kind, kind == SMS, 3.0)
+        record = Inbound(ts, number, rng.choice([0, 40, 900]), True, kind, kind == SMS, 3.0)
         victim.add_inbound(record)
         plain_inbound = [*plain_inbound, record][-MAX_INBOUND:]
-        transfer = (ts, f"acct{i % 5}", 100.0 + i, i % 3 == 0)
+        transfer = Payment(ts, f"acct{i % 5}", 100.0 + i, i % 3 == 0)
         victim.add_transfer(transfer)
         plain_transfers = [*plain_transfers, transfer][-MAX_TRANSFERS:]
-        inbound = (ts, f"payer{i % 7}", 500.0, i % 2 == 0, i % 4 == 0)
+        inbound = Credit(ts, f"payer{i % 7}", 500.0, i % 2 == 0, i % 4 == 0)
         payee.add(inbound)
         plain_payee = [*plain_payee, inbound][-MAX_PAYEE_INBOUND:]
 
-        newest = max(r[0] for r in plain_inbound)
-        assert all(r[0] >= newest - RECENT_S for r in victim.inbound)
+        newest = max(r.ts for r in plain_inbound)
+        assert all(r.ts >= newest - RECENT_S for r in victim.inbound)
         reader = VictimState()
         reader.inbound, reader.transfers = list(plain_inbound), list(plain_transfers)
         plain = PayeeState()
@@ -71,6 +73,6 @@ def test_lists_hold_a_day_at_most_and_read_as_untrimmed_ones() -> None:
 
 def test_the_newest_record_is_always_kept() -> None:
     victim = VictimState()
-    victim.add_transfer((0.0, "a", 1.0, True))
-    victim.add_transfer((10 * 24 * HOUR, "b", 1.0, True))
-    assert [r[1] for r in victim.transfers] == ["b"]
+    victim.add_transfer(Payment(0.0, "a", 1.0, True))
+    victim.add_transfer(Payment(10 * 24 * HOUR, "b", 1.0, True))
+    assert [r.payee for r in victim.transfers] == ["b"]

@@ -1,7 +1,8 @@
-"""Compact state: distinct-key containers start as tuples, and decoded numbers are shared.
+"""Compact state: a distinct-key container is the key itself, then a tuple, then a dict,
+and decoded numbers are shared.
 
-Each must read exactly as the plain dict / set it replaces, across the switch from
-tuple to dict or set and at the cap."""
+Each must read exactly as the plain dict / set it replaces, across every switch of form
+and at the cap."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from fraud_warning.state import (
     SMALL,
     NumberState,
     VictimState,
+    distinct_count,
+    distinct_keys,
 )
 
 
@@ -32,16 +35,37 @@ def test_contacts_read_as_a_capped_insertion_ordered_dict() -> None:
                 if len(plain) >= MAX_CONTACTS:
                     del plain[next(iter(plain))]
                 plain[number] = None
-            assert list(state._contacts) == list(plain)
+            assert distinct_keys(state._contacts) == list(plain)
 
 
-def test_contacts_stay_a_tuple_while_few() -> None:
+def test_contacts_are_the_number_itself_then_a_tuple_while_few() -> None:
     state = VictimState()
-    for number in _numbers(4, SMALL, 10**6):
+    first, *rest = _numbers(4, SMALL, 10**6)
+    state.add_contact(first)
+    assert _form(state) is str and distinct_keys(state._contacts) == [first]
+    state.add_contact(first)
+    assert _form(state) is str and distinct_keys(state._contacts) == [first]
+    for number in rest:
         state.add_contact(number)
-    assert type(state._contacts) is tuple and len(state._contacts) == SMALL
+    assert _form(state) is tuple and distinct_count(state._contacts) == SMALL
     state.add_contact("+8613999999999")
-    assert type(state._contacts) is dict and len(state._contacts) == SMALL + 1
+    assert _form(state) is dict and distinct_count(state._contacts) == SMALL + 1
+
+
+def _form(state: VictimState) -> type:
+    return type(state._contacts)
+
+
+def test_a_single_contact_is_never_searched_as_a_string() -> None:
+    """A lone contact is held as the number itself: asking about a prefix or a part of
+    it, or the empty string, must not match as a substring would."""
+    state = VictimState()
+    state.add_contact("+8613800000001")
+    for other in ("+86138", "13800000001", "", "1", "+86138000000012"):
+        assert not state.knows(other)
+    assert state.knows("+8613800000001")
+    state.add_payee("6222000000000000001")
+    assert not state.has_paid("6222") and state.has_paid("6222000000000000001")
 
 
 def test_callees_count_distinct_numbers_up_to_the_cap() -> None:
@@ -51,8 +75,8 @@ def test_callees_count_distinct_numbers_up_to_the_cap() -> None:
             state.add_callee(number)
             if len(plain) < MAX_FANOUT_SET:
                 plain.add(number)
-            assert len(state.callees) == len(plain)
-        assert set(state.callees) == plain
+            assert distinct_count(state.callees) == len(plain)
+        assert set(distinct_keys(state.callees)) == plain
 
 
 def test_decoded_events_share_one_string_per_number_and_cell() -> None:

@@ -25,7 +25,17 @@ from fraud_warning.stages.tasks import (
     Task,
     VictimTask,
 )
-from fraud_warning.state import MAX_AGE_H, NumberState, PayeeState, StateStore, VictimState
+from fraud_warning.state import (
+    MAX_AGE_H,
+    Credit,
+    Inbound,
+    NumberState,
+    PayeeState,
+    Payment,
+    StateStore,
+    VictimState,
+    distinct_keys,
+)
 from fraud_warning.windows import windows_in, windows_out
 
 FORMAT = 1
@@ -59,7 +69,7 @@ def dump(task: Task, positions: Positions | None = None) -> bytes:
         positions=positions if positions is not None else task.positions,
         victims={k: _victim_out(s) for k, s in store.victims.items()},
         numbers={k: _number_out(s) for k, s in store.numbers.items()},
-        payees={k: [s.last_ts, s.inbound] for k, s in store.payees.items()},
+        payees={k: [s.last_ts, [r.astuple() for r in s.inbound]] for k, s in store.payees.items()},
         flags=store.flags,
     )
     if isinstance(task, NumberTask):
@@ -104,10 +114,10 @@ def _victim_out(s: VictimState) -> list[Any]:
     return [
         s.last_ts,
         s.last_cell,
-        list(s._contacts),
-        list(s._payees),
-        s.inbound,
-        s.transfers,
+        distinct_keys(s._contacts),
+        distinct_keys(s._payees),
+        [r.astuple() for r in s.inbound],
+        [r.astuple() for r in s.transfers],
         windows_out(s.windows),
     ]
 
@@ -116,7 +126,7 @@ def _number_out(s: NumberState) -> list[Any]:
     return [
         s.last_ts,
         s.bucket,
-        sorted(s.callees),  # a set: sorted, so equal state dumps to equal bytes
+        sorted(distinct_keys(s.callees)),  # a set: sorted, so equal state dumps to equal bytes
         s.calls,
         s.short_calls,
         s.long_calls,
@@ -143,8 +153,8 @@ def _fill(store: StateStore, snap: _Snapshot) -> None:
             v.add_contact(number)
         for account in payees:
             v.add_payee(account)
-        v.inbound = [tuple(r) for r in inbound] if inbound else ()
-        v.transfers = [tuple(r) for r in transfers] if transfers else ()
+        v.inbound = [Inbound(*r) for r in inbound] if inbound else ()
+        v.transfers = [Payment(*r) for r in transfers] if transfers else ()
         store.victims.put(key, v)
     for key, values in snap.numbers.items():
         n = NumberState()
@@ -161,7 +171,7 @@ def _fill(store: StateStore, snap: _Snapshot) -> None:
     for key, (last_ts, inbound) in snap.payees.items():
         p = PayeeState()
         p.last_ts = last_ts
-        p.inbound = [tuple(r) for r in inbound]
+        p.inbound = [Credit(*r) for r in inbound]
         store.payees.put(key, p)
     store.flags.update(snap.flags)
 
