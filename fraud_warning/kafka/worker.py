@@ -31,7 +31,7 @@ import signal
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -506,6 +506,9 @@ class Worker:
             log.warning("offset commit failed (%s): restart re-reads more input", exc)
 
     async def _on_revoked(self, sender: Any, revoked: Any, **_: Any) -> None:
+        await unless_stopped(self._hand_over(revoked), "partition revoke")
+
+    async def _hand_over(self, revoked: Any) -> None:
         """Partitions moving to another worker: checkpoint their tasks, then let go (a
         task kept for a partition held elsewhere would go stale)."""
         gone = self._task_keys(revoked) & set(self.tasks)
@@ -523,6 +526,9 @@ class Worker:
                     self._read_to[key] = task.positions.offset
 
     async def _on_assigned(self, sender: Any, assigned: Any, **_: Any) -> None:
+        await unless_stopped(self._check_assigned(assigned), "partition assignment")
+
+    async def _check_assigned(self, assigned: Any) -> None:
         """Ask again on assignment: when the broker restarted empty, the revoke may have
         run while it was away (no answer, so nothing was found lost), and the new
         assignment then holds none of the missing topics, leaving the worker idle."""
@@ -792,6 +798,17 @@ class Worker:
             )
         if futures:
             await asyncio.gather(*futures)
+
+
+async def unless_stopped(work: Awaitable[None], what: str) -> None:
+    """Run a rebalance callback; a stop that cancels it part-way ends it quietly. The
+    consumer thread that called it would otherwise die with the cancellation at every
+    shutdown during a rebalance. Nothing is lost: the partitions' last checkpoint stands,
+    and whoever takes them next restores it and reads on from its offsets."""
+    try:
+        await work
+    except asyncio.CancelledError:
+        log.info("%s cut short: the worker is stopping", what)
 
 
 def _pieces(records: list[Record]) -> list[list[Record]]:

@@ -16,7 +16,7 @@ from fraud_warning.engine import Engine
 from fraud_warning.kafka.broker import Tansu
 from fraud_warning.kafka.replay import ensure_topic, replay
 from fraud_warning.kafka.topics import Topics
-from fraud_warning.kafka.worker import Worker, WorkerConfig, stage_partitions
+from fraud_warning.kafka.worker import Worker, WorkerConfig, stage_partitions, unless_stopped
 from fraud_warning.refdata import load_refdata
 from fraud_warning.registry import Registry, load_registry
 from fraud_warning.stages.tasks import Context
@@ -263,3 +263,32 @@ def test_rules_reloaded_mid_burst_lose_and_repeat_nothing(
     records = asyncio.run(consume_all(broker.bootstrap, topics.alerts, len(expected)))
     got = sorted(json.dumps(orjson.loads(r.value), sort_keys=True) for r in records)
     assert got == expected
+
+
+def test_a_rebalance_callback_cut_short_by_a_stop_ends_quietly(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A stop that cancels a revoke mid-checkpoint must not surface in the consumer
+    thread that called it; any other failure still does."""
+
+    async def run() -> None:
+        started = asyncio.Event()
+
+        async def checkpoint() -> None:
+            started.set()
+            await asyncio.Event().wait()  # a broker call that never answers
+
+        task = asyncio.create_task(unless_stopped(checkpoint(), "partition revoke"))
+        await started.wait()
+        task.cancel()
+        await task  # ends without raising
+
+        async def fails() -> None:
+            raise RuntimeError("broker refused")
+
+        with pytest.raises(RuntimeError, match="broker refused"):
+            await unless_stopped(fails(), "partition revoke")
+
+    with caplog.at_level("INFO", logger="fraud_warning.worker"):
+        asyncio.run(run())
+    assert "partition revoke cut short: the worker is stopping" in caplog.text

@@ -40,7 +40,8 @@ def start_worker(
         "--cells", str(feed_dir / "cells.csv"), "--subscribers", str(feed_dir / "subscribers.csv"),
         "--session-timeout", "3", "--idle", "0", "--log-level", "info", *extra,
     ]  # fmt: skip
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=log.open("wb"))
+    with log.open("wb") as stderr:  # the child holds its own copy of the handle
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=stderr)
     if not wait_for(log, "Worker ready"):
         proc.kill()
         raise AssertionError(log.read_text(errors="replace")[-3000:])
