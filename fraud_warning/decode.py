@@ -8,7 +8,6 @@ reason. A Kafka record value may hold one event or a JSON array of events.
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -18,7 +17,6 @@ from fraud_warning.wire import (
     MAX_YEAR,
     MIN_YEAR,
     Call,
-    Sms,
     WireEvent,
     derive_origin,
     ts_in_range,
@@ -128,27 +126,13 @@ def _bad_utf8(raw: bytes) -> str | None:
 
 
 def _finish(event: WireEvent) -> WireEvent:
-    """A call's origin derived when not sent; numbers, accounts and cells interned.
+    """A call's origin derived when not sent.
 
-    State keeps these strings (keys, contacts, callees, a subscriber's last cell), and
-    each event brings new copies of the same few values: interned, a number seen in a
-    thousand places is held once (about 170 bytes less state per subscriber)."""
-    intern = sys.intern
-    if type(event) is Call:
-        event.caller, event.callee = intern(event.caller), intern(event.callee)
-        if event.caller_cell is not None:
-            event.caller_cell = intern(event.caller_cell)
-        if event.callee_cell is not None:
-            event.callee_cell = intern(event.callee_cell)
-        if event.origin is None:
-            event.origin = derive_origin(event.caller)  # type: ignore[assignment]
-    elif type(event) is Sms:
-        event.sender, event.receiver = intern(event.sender), intern(event.receiver)
-        if event.sender_cell is not None:
-            event.sender_cell = intern(event.sender_cell)
-    else:
-        event.payer = intern(event.payer)  # type: ignore[union-attr]
-        event.payee_account = intern(event.payee_account)  # type: ignore[union-attr]
+    Numbers, accounts and cells are not interned here: state interns what it keeps
+    (fraud_warning.state), which covers the distributed runner's stage records too, and
+    most of an event's strings are never kept."""
+    if type(event) is Call and event.origin is None:
+        event.origin = derive_origin(event.caller)  # type: ignore[assignment]
     return event
 
 

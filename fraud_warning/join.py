@@ -235,14 +235,14 @@ class VictimSide:
         """The caller's half of a call: whom you call is someone you know."""
         state = self.victims.touch(ev.caller, ts)
         if ev.caller_cell:
-            state.last_cell = ev.caller_cell
+            state.set_cell(ev.caller_cell)
         state.add_contact(ev.callee)
 
     def call_received(self, ev: CallReceivedLike, ts: float, caller: Caller) -> list[float] | None:
         """The callee's half: a stranger's call is recorded; returns the call row if wanted."""
         state = self.victims.touch(ev.callee, ts)
         if ev.callee_cell:
-            state.last_cell = ev.callee_cell
+            state.set_cell(ev.callee_cell)
         sides = self.sides
         service, known = sides.is_service(ev.caller), state.knows(ev.caller)
         windows = sides.windows
@@ -273,7 +273,7 @@ class VictimSide:
     def sms_sent(self, ev: SmsSentLike, ts: float) -> None:
         state = self.victims.touch(ev.sender, ts)
         if ev.sender_cell:
-            state.last_cell = ev.sender_cell
+            state.set_cell(ev.sender_cell)
         state.add_contact(ev.receiver)
 
     def sms_received(self, ev: SmsReceivedLike, ts: float, sender: Caller) -> list[float] | None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import sys
 from collections.abc import Iterator
+from sys import intern
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 if TYPE_CHECKING:
@@ -63,9 +64,10 @@ def _add_distinct(keys: Distinct, key: str, cap: int, *, forget: bool) -> Distin
     At `cap` the oldest key is forgotten (`forget`: known contacts) or the new one is not
     added (a saturating count)."""
     if type(keys) is str:
-        return keys if keys == key else (keys, key)  # every cap is well above 2
+        return keys if keys == key else (keys, intern(key))  # every cap is well above 2
     if key in keys:
         return keys
+    key = intern(key)
     if type(keys) is tuple:
         if not keys:
             return key
@@ -125,7 +127,7 @@ class Inbound(Recent):
         fanout: float,
     ) -> None:
         self.ts = ts
-        self.number = number
+        self.number = intern(number)
         self.fanout = fanout
         self.duration_s = duration_s
         self.kind = kind
@@ -151,7 +153,7 @@ class Payment(Recent):
 
     def __init__(self, ts: float, payee: str, amount_cny: float, was_new: bool) -> None:
         self.ts = ts
-        self.payee = payee
+        self.payee = intern(payee)
         self.amount_cny = amount_cny
         self.was_new = was_new
 
@@ -168,7 +170,7 @@ class Credit(Recent):
         self, ts: float, payer: str, amount_cny: float, had_risk: bool, had_link: bool
     ) -> None:
         self.ts = ts
-        self.payer = payer
+        self.payer = intern(payer)
         self.amount_cny = amount_cny
         self.had_risk = had_risk
         self.had_link = had_link
@@ -229,6 +231,11 @@ class VictimState:
         self.last_ts = 0.0
         # rule-defined windows (fraud_warning.windows): source → [(ts, value)], when any
         self.windows: dict[str, list[tuple[float, Any]]] | None = None
+
+    def set_cell(self, cell: str) -> None:
+        """The cell the subscriber was last seen in (held interned: a city has few)."""
+        if cell != self.last_cell:
+            self.last_cell = intern(cell)
 
     def knows(self, number: str) -> bool:
         """Whether the subscriber reached out to `number` before (a contact)."""
@@ -422,7 +429,7 @@ class Keyed(Generic[S]):
         state = self._items.get(key)
         if state is None or state.last_ts < ts - self.retention_s:
             fresh: S = self._factory()
-            self._items[key] = state = fresh
+            self._items[intern(key)] = state = fresh
         if ts > state.last_ts:
             state.last_ts = ts
         return state
@@ -440,7 +447,7 @@ class Keyed(Generic[S]):
 
     def put(self, key: str, state: S) -> None:
         """Hold `state` for `key` as it is (a snapshot being restored)."""
-        self._items[key] = state
+        self._items[intern(key)] = state
 
     def estimate_bytes(self, sample: int = 64) -> int:
         """Bytes held: the mean deep size of up to `sample` keys' state times the key count."""

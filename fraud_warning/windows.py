@@ -19,6 +19,7 @@ import operator
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from sys import intern
 from typing import Any, Protocol
 
 from fraud_warning.features import CATALOGUE, NUMBER_KINDS
@@ -236,6 +237,8 @@ class Windows:
             if source.test is not None and not source.test(fields):
                 continue
             value = fields[source.field] if source.field is not None else 1.0
+            if type(value) is str:
+                value = intern(value)  # held for the window: one copy per number or account
             held = state.windows
             if held is None:
                 held = state.windows = {}

@@ -7,8 +7,11 @@ and at the cap."""
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 from fraud_warning.decode import Decoder
+from fraud_warning.engine import Engine
+from fraud_warning.registry import load_registry
 from fraud_warning.state import (
     MAX_CONTACTS,
     MAX_FANOUT_SET,
@@ -18,6 +21,8 @@ from fraud_warning.state import (
     distinct_count,
     distinct_keys,
 )
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _numbers(seed: int, n: int, pool: int) -> list[str]:
@@ -79,26 +84,44 @@ def test_callees_count_distinct_numbers_up_to_the_cap() -> None:
         assert set(distinct_keys(state.callees)) == plain
 
 
-def test_decoded_events_share_one_string_per_number_and_cell() -> None:
+def test_state_holds_one_string_per_number_whoever_sent_it() -> None:
+    """Each event brings its own copies of its numbers and cells (so do the distributed
+    runner's stage records): state interns what it keeps, so a number held as a key, a
+    contact and in a stranger's record is one string, and a cell is one string."""
     lines = [
         b'{"event_id":"a","type":"call","ts":"2026-03-02T09:00:00+08:00",'
         b'"caller":"+8613800000001","callee":"+8613800000002","duration_s":60,'
-        b'"caller_cell":"C00001"}',
+        b'"caller_cell":"C00001","callee_cell":"C00001"}',
         b'{"event_id":"b","type":"sms","ts":"2026-03-02T09:00:01+08:00",'
-        b'"sender":"+8613800000002","receiver":"+8613800000001","sender_cell":"C00001"}',
-        b'{"event_id":"c","type":"transfer","ts":"2026-03-02T09:00:02+08:00",'
+        b'"sender":"+8613800000003","receiver":"+8613800000001","sender_cell":"C00001"}',
+        b'{"event_id":"c","type":"call","ts":"2026-03-02T09:00:02+08:00",'
+        b'"caller":"+8613800000003","callee":"+8613800000002","duration_s":30}',
+        b'{"event_id":"d","type":"transfer","ts":"2026-03-02T09:00:03+08:00",'
         b'"payer":"+8613800000001","payer_account":"6222000000000000001",'
         b'"payee_account":"6222000000000000002","amount_cny":10,"channel":"atm"}',
     ]
     good, bad = Decoder().decode_lines(enumerate(lines))
     assert bad == []
-    call, sms, transfer = (item.event for item in good)
-    assert call.caller is sms.receiver is transfer.payer  # type: ignore[union-attr]
-    assert call.callee is sms.sender  # type: ignore[union-attr]
-    assert call.caller_cell is sms.sender_cell  # type: ignore[union-attr]
-    # the batch path (a record holding a JSON array) shares them too
-    (again,), _ = Decoder().decode_record(b"[" + lines[0] + b"]", 7)
-    assert again.event.caller is call.caller  # type: ignore[union-attr]
+    engine = Engine(load_registry(ROOT / "rules"))
+    engine.process(good)
+    store = engine.store
+    held = {key: key for key in [*store.victims._items, *store.numbers._items]}
+    a, b, c = (held[f"+861380000000{i}"] for i in (1, 2, 3))
+    victim_a = store.victims.get(a, 0.0)
+    victim_b = store.victims.get(b, 0.0)
+    assert victim_a is not None and victim_b is not None
+    assert victim_a._contacts is b  # a called b: the contact is b's key
+    inbound_a, inbound_b = list(victim_a.inbound), list(victim_b.inbound)
+    assert [r.number for r in inbound_a] == [c] and inbound_a[0].number is c
+    assert [r.number for r in inbound_b] == [a, c]  # two strangers called b
+    assert inbound_b[0].number is a and inbound_b[1].number is c
+    number_c = store.numbers.get(c, 0.0)
+    assert number_c is not None and number_c.callees == (a, b)
+    first, second = distinct_keys(number_c.callees)
+    assert first is a and second is b
+    assert victim_a.last_cell == "C00001" and victim_a.last_cell is victim_b.last_cell
+    payee = next(iter(store.payees._items))
+    assert next(iter(victim_a.transfers)).payee is payee and victim_a._payees is payee
 
 
 def test_fanout_reads_as_the_hourly_distinct_callees() -> None:
