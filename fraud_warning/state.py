@@ -401,11 +401,12 @@ def deep_size(obj: object, seen: set[int] | None = None) -> int:
     elif isinstance(obj, list | tuple | set | frozenset):
         size += sum(deep_size(item, seen) for item in obj)
     else:
-        # a class compiled by mypyc lists its attributes in __mypyc_attrs__, not __slots__
-        names: tuple[str, ...] = (
-            getattr(type(obj), "__mypyc_attrs__", None) or getattr(obj, "__slots__", None) or ()
+        # a class compiled by mypyc lists all its attributes in __mypyc_attrs__; an
+        # interpreted one its own in __slots__, and its bases theirs
+        names: tuple[str, ...] = getattr(type(obj), "__mypyc_attrs__", None) or tuple(
+            name for cls in type(obj).__mro__ for name in getattr(cls, "__slots__", ())
         )
-        size += sum(deep_size(getattr(obj, name), seen) for name in names)
+        size += sum(deep_size(getattr(obj, name), seen) for name in names if hasattr(obj, name))
     return size
 
 
@@ -546,6 +547,7 @@ __all__ = [
     "Recent",
     "StateStore",
     "VictimState",
+    "deep_size",
     "distinct_count",
     "distinct_keys",
     "flag_live",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import sys
 
 from fraud_warning.features import payee_features, payer_features, victim_context
 from fraud_warning.state import (
@@ -17,6 +18,7 @@ from fraud_warning.state import (
     PayeeState,
     Payment,
     VictimState,
+    deep_size,
 )
 
 HOUR = 3600.0
@@ -76,3 +78,27 @@ def test_the_newest_record_is_always_kept() -> None:
     victim.add_transfer(Payment(0.0, "a", 1.0, True))
     victim.add_transfer(Payment(10 * 24 * HOUR, "b", 1.0, True))
     assert [r.payee for r in victim.transfers] == ["b"]
+
+
+def test_deep_size_counts_what_a_record_holds() -> None:
+    """The engine's state-bytes gauge sums deep sizes: a record's number, and for an
+    interpreted class the slots its bases declare as well as its own."""
+    number = "+86138" + "0" * 500
+    record = Inbound(1.0, number, 60, True, CALL, False, 3.0)
+    assert deep_size(record) >= sys.getsizeof(record) + sys.getsizeof(number)
+
+    class Base:
+        __slots__ = ("held",)
+
+        def __init__(self) -> None:
+            self.held = "x" * 1000
+
+    class Child(Base):
+        __slots__ = ("other",)
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.other = 1
+
+    child = Child()
+    assert deep_size(child) >= sys.getsizeof(child) + 1000
