@@ -64,11 +64,12 @@ from bench.throughput import ROOT, WORK, feed
 from fraud_warning.alerting import Output
 from fraud_warning.decode import Decoder
 from fraud_warning.engine import Engine
+from fraud_warning.gc_tuning import tune_gc
 from fraud_warning.kafka import transport
 from fraud_warning.kafka.broker import Tansu
 from fraud_warning.kafka.replay import ensure_topic, key_of_line, publish, read_lines, replay
 from fraud_warning.kafka.topics import Topics
-from fraud_warning.kafka.worker import Worker, WorkerConfig, stage_partitions, tune_gc
+from fraud_warning.kafka.worker import Worker, WorkerConfig, stage_partitions
 from fraud_warning.refdata import RefData, load_refdata
 from fraud_warning.registry import Registry, load_registry
 from fraud_warning.stages.tasks import ALERT, NUMBER, STAGES, Context, Send

@@ -21,6 +21,7 @@ warms the engine's state unpaced; everything after runs on the next part):
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import math
 import platform
@@ -36,6 +37,7 @@ from bench.registries import build
 from bench.throughput import ROOT, WORK, feed
 from fraud_warning.decode import Decoder
 from fraud_warning.engine import Engine
+from fraud_warning.gc_tuning import tune_gc
 from fraud_warning.refdata import RefData, load_refdata
 from fraud_warning.registry import Registry, load_registry
 
@@ -85,6 +87,7 @@ def max_rate(
 
 def warmed(lines: Lines, registry: Registry, refdata: RefData) -> tuple[Engine, Decoder]:
     """An engine that has seen `lines` unpaced, so the paced part runs on grown state."""
+    gc.collect()  # the previous run's engine (full passes are rare once tuned)
     engine = Engine(registry, refdata)
     decoder = Decoder()
     for i in range(0, len(lines), 2000):
@@ -176,6 +179,7 @@ def main(argv: list[str]) -> int:
     else:
         registry = load_registry(build(int(args.rules), WORK / f"rules-{args.rules}"))
     refdata = load_refdata(city / "cells.csv", None, city / "subscribers.csv")
+    tune_gc()  # as the runners do
 
     print(f"feed: {city.name} ({len(lines):,} events), {len(registry)} rules")
     split = int(len(lines) * args.warmup)

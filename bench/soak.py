@@ -56,6 +56,7 @@ from bench.throughput import ROOT, WORK, feed
 from fraud_warning.decode import Decoder
 from fraud_warning.dispatch import Dispatcher
 from fraud_warning.engine import Engine
+from fraud_warning.gc_tuning import tune_gc
 from fraud_warning.refdata import load_refdata
 from fraud_warning.registry import load_registry
 from fraud_warning.sinks import JsonlSink
@@ -443,6 +444,7 @@ def main(argv: list[str]) -> int:
     if args.minutes <= 0 or args.rate <= 0:
         p.error("--minutes and --rate must be positive")
 
+    tune_gc()  # as the runners do: the soak is what shows nothing builds up without full passes
     result = soak(args)
     growth = result["memory_growth_mib_per_h"]
     print(

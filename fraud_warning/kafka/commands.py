@@ -106,7 +106,7 @@ def _run_worker(args: argparse.Namespace) -> int:
         start_http_server(args.metrics_port, addr="127.0.0.1", registry=stages.ctx.metrics.registry)
     import faust
 
-    from fraud_warning.kafka.worker import tune_gc
+    from fraud_warning.gc_tuning import tune_gc
 
     tune_gc()
     # runs until SIGINT / SIGTERM, then exits the process itself

@@ -876,21 +876,10 @@ def _mark_value(raw: bytes) -> float:
     return value if value == value else float("-inf")
 
 
-def tune_gc() -> None:
-    """Keep the collector's full passes out of the hot path: state is plain dicts, lists
-    and tuples without reference cycles, and a gen-2 pass over a city's state paused the
-    worker for up to 215 ms (bench distributed). Start-up objects are frozen out of it."""
-    import gc
-
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 50, 1_000)
-
-
 def stage_partitions(input_partitions: int, partitions: int) -> dict[str, int]:
     counts = dict.fromkeys(STAGES, partitions)
     counts[NUMBER] = input_partitions
     return counts
 
 
-__all__ = ["DeadLetter", "Worker", "WorkerConfig", "stage_partitions", "tune_gc"]
+__all__ = ["DeadLetter", "Worker", "WorkerConfig", "stage_partitions"]
