@@ -60,7 +60,7 @@ from fraud_warning.gc_tuning import tune_gc
 from fraud_warning.refdata import load_refdata
 from fraud_warning.registry import load_registry
 from fraud_warning.sinks import JsonlSink
-from fraud_warning.state import MAX_INBOUND, MAX_PAYEE_INBOUND, MAX_TRANSFERS
+from fraud_warning.state import MAX_INBOUND, MAX_PAYEE_INBOUND, MAX_TRANSFERS, newest_first
 
 Lines = list[tuple[int, bytes]]
 
@@ -180,9 +180,11 @@ def fill(engine: Engine) -> dict[str, float]:
     payees = [state for _, state in engine.store.payees.items()]
     v, p = max(1, len(victims)), max(1, len(payees))
     return {
-        "victim_inbound": sum(len(s.inbound) for s in victims) / (v * MAX_INBOUND),
-        "victim_transfers": sum(len(s.transfers) for s in victims) / (v * MAX_TRANSFERS),
-        "payee_inbound": sum(len(s.inbound) for s in payees) / (p * MAX_PAYEE_INBOUND),
+        "victim_inbound": sum(len(newest_first(s.inbound)) for s in victims) / (v * MAX_INBOUND),
+        "victim_transfers": sum(len(newest_first(s.transfers)) for s in victims)
+        / (v * MAX_TRANSFERS),
+        "payee_inbound": sum(len(newest_first(s.inbound)) for s in payees)
+        / (p * MAX_PAYEE_INBOUND),
     }
 
 

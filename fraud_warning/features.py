@@ -120,7 +120,9 @@ def victim_context(
     flagged_s = 0.0
     start_2h = ts - WINDOW_2H
     start_24h = ts - WINDOW_24H
-    for record in reversed(victim.inbound):
+    node = victim.inbound
+    while node is not None:
+        record, node = node, node.older()  # newest first
         start = record.ts
         if start < start_24h:
             break
@@ -170,7 +172,9 @@ def payer_features(victim: VictimState, account: str, amount: float, ts: float) 
     is_new = not victim.has_paid(account)
     n2 = n24 = 1 if is_new else 0
     a2 = a24 = amount if is_new else 0.0
-    for record in reversed(victim.transfers):
+    node = victim.transfers
+    while node is not None:
+        record, node = node, node.older()
         t, amt = record.ts, record.amount_cny
         if t < ts - WINDOW_24H:
             break
@@ -191,7 +195,9 @@ def payee_features(payee: PayeeState | None, ts: float) -> list[float]:
     large: set[str] = set()
     linked: set[str] = set()
     if payee is not None:
-        for record in reversed(payee.inbound):
+        node = payee.inbound
+        while node is not None:
+            record, node = node, node.older()
             t = record.ts
             if t < ts - WINDOW_24H:
                 break

@@ -39,7 +39,7 @@ FLAG_TTL_S = 24 * HOUR_S
 ACTIVE_CAP_S = 24 * HOUR_S
 MAX_AGE_H = 25
 
-# Recent-event lists keep what the features can still read: their windows reach back a
+# Recent-event chains keep what the features can still read: their windows reach back a
 # day from a trigger, and a trigger may be up to the allowed lateness behind the newest
 # event; 26 h (the store's idle retention) covers both. Trimming by age as well as by
 # count keeps a busy key's lists at a day's worth instead of filling towards the cap.
@@ -97,19 +97,26 @@ def distinct_keys(keys: Distinct) -> list[str]:
 
 
 class Recent:
-    """A record of a recent-event list; the lists keep them oldest first by `ts`.
+    """A record of a recent-event chain: each record links to the one recorded before
+    it (`prev`), and the state holds the newest, so a chain reads newest first.
 
     Records are small classes rather than tuples: compiled, their numbers are stored
-    unboxed in the record (a contact record is 72 bytes; as a tuple with its floats it
-    was about 150).
+    unboxed in the record (a contact record is 80 bytes with its link; as a tuple with
+    its floats it was about 150). A link costs 8 bytes a record where a list cost 56
+    plus its slots: most chains hold one or two records.
     """
 
-    __slots__ = ("ts",)
+    __slots__ = ("prev", "ts")
 
-    # never called (each record sets `ts` itself), but it tells mypyc that `ts` is
-    # always set: declared only by annotation, it costs a definedness bitmap (+8 bytes)
+    # never called (each record sets `ts` and `prev` itself), but it tells mypyc that
+    # both are always set: declared only by annotation, they cost a definedness bitmap
     def __init__(self, ts: float) -> None:
         self.ts = ts
+        self.prev: Recent | None = None
+
+    def astuple(self) -> tuple[Any, ...]:
+        """The record's fields, as a snapshot writes them."""
+        raise NotImplementedError
 
 
 class Inbound(Recent):
@@ -129,12 +136,16 @@ class Inbound(Recent):
         fanout: float,
     ) -> None:
         self.ts = ts
+        self.prev = None
         self.number = intern(number)
         self.fanout = fanout
         self.duration_s = duration_s
         self.kind = kind
         self.risky = risky
         self.has_url = has_url
+
+    def older(self) -> Inbound | None:
+        return self.prev  # type: ignore[return-value]  # a chain holds one record type
 
     def astuple(self) -> tuple[float, str, int, bool, int, bool, float]:
         return (
@@ -155,9 +166,13 @@ class Payment(Recent):
 
     def __init__(self, ts: float, payee: str, amount_cny: float, was_new: bool) -> None:
         self.ts = ts
+        self.prev = None
         self.payee = intern(payee)
         self.amount_cny = amount_cny
         self.was_new = was_new
+
+    def older(self) -> Payment | None:
+        return self.prev  # type: ignore[return-value]
 
     def astuple(self) -> tuple[float, str, float, bool]:
         return (self.ts, self.payee, self.amount_cny, self.was_new)
@@ -172,10 +187,14 @@ class Credit(Recent):
         self, ts: float, payer: str, amount_cny: float, had_risk: bool, had_link: bool
     ) -> None:
         self.ts = ts
+        self.prev = None
         self.payer = intern(payer)
         self.amount_cny = amount_cny
         self.had_risk = had_risk
         self.had_link = had_link
+
+    def older(self) -> Credit | None:
+        return self.prev  # type: ignore[return-value]
 
     def astuple(self) -> tuple[float, str, float, bool, bool]:
         return (self.ts, self.payer, self.amount_cny, self.had_risk, self.had_link)
@@ -184,19 +203,48 @@ class Credit(Recent):
 R = TypeVar("R", bound=Recent)
 
 
-def _add_recent(records: list[R], record: R, cap: int) -> None:
-    """Append a record to an oldest-first list, forgetting the entries older than
-    RECENT_S behind it and any beyond `cap`."""
-    records.append(record)
+def _push(newest: R | None, record: R, cap: int) -> R:
+    """`record` linked on top of the chain `newest`, which then keeps at most `cap`
+    records and forgets, from its oldest end, those older than RECENT_S behind `record`
+    (the record itself always stays). Returns the new newest record."""
+    record.prev = newest
     cutoff = record.ts - RECENT_S
-    drop = len(records) - cap
-    if records[0].ts < cutoff:
-        old = 0
-        while old < len(records) - 1 and records[old].ts < cutoff:
-            old += 1
-        drop = max(drop, old)
-    if drop > 0:
-        del records[:drop]
+    # keep down to the deepest record still within RECENT_S (late events can leave an
+    # older one above a newer one: only the run at the oldest end goes), at most `cap`
+    depth = keep = 0
+    node: Recent | None = record
+    while node is not None:
+        depth += 1
+        if node.ts >= cutoff:
+            keep = depth
+        node = node.prev
+    keep = min(cap, max(1, keep))
+    if keep < depth:
+        last: Recent = record
+        for _ in range(keep - 1):
+            last = last.prev  # type: ignore[assignment]  # keep < depth: it exists
+        last.prev = None
+    return record
+
+
+def newest_first(newest: R | None) -> list[R]:
+    """The records of a chain, newest first."""
+    out: list[R] = []
+    node: Recent | None = newest
+    while node is not None:
+        out.append(node)  # type: ignore[arg-type]  # a chain holds one record type
+        node = node.prev
+    return out
+
+
+def chain(records: list[R]) -> R | None:
+    """A chain of `records` (oldest first) as they are, for a snapshot being restored:
+    they were trimmed when recorded, and trimming again could drop a late one."""
+    newest: R | None = None
+    for record in records:
+        record.prev = newest
+        newest = record
+    return newest
 
 
 def flag_live(flagged_at: float | None, ts: float) -> bool:
@@ -226,9 +274,9 @@ class VictimState:
     def __init__(self) -> None:
         self._contacts: Distinct = ()
         self._payees: Distinct = ()
-        # contacts from strangers and transfers made, oldest first
-        self.inbound: list[Inbound] | tuple[()] = ()
-        self.transfers: list[Payment] | tuple[()] = ()
+        # contacts from strangers and transfers made: the newest of each chain
+        self.inbound: Inbound | None = None
+        self.transfers: Payment | None = None
         self.last_cell: str | None = None
         self.last_ts = 0.0
         # rule-defined windows (fraud_warning.windows): source → [(ts, value)], when any
@@ -253,16 +301,10 @@ class VictimState:
         self._payees = _add_distinct(self._payees, account, MAX_PAYEES, forget=True)
 
     def add_inbound(self, record: Inbound) -> None:
-        if not self.inbound:
-            self.inbound = [record]
-            return
-        _add_recent(self.inbound, record, MAX_INBOUND)
+        self.inbound = _push(self.inbound, record, MAX_INBOUND)
 
     def add_transfer(self, record: Payment) -> None:
-        if not self.transfers:
-            self.transfers = [record]
-            return
-        _add_recent(self.transfers, record, MAX_TRANSFERS)
+        self.transfers = _push(self.transfers, record, MAX_TRANSFERS)
 
 
 class NumberState:
@@ -376,16 +418,16 @@ class NumberState:
 
 
 class PayeeState:
-    """Recent inbound transfers to one account, oldest first."""
+    """Recent inbound transfers to one account: the newest of their chain."""
 
     __slots__ = ("inbound", "last_ts")
 
     def __init__(self) -> None:
-        self.inbound: list[Credit] = []
+        self.inbound: Credit | None = None
         self.last_ts = 0.0
 
     def add(self, record: Credit) -> None:
-        _add_recent(self.inbound, record, MAX_PAYEE_INBOUND)
+        self.inbound = _push(self.inbound, record, MAX_PAYEE_INBOUND)
 
 
 S = TypeVar("S", VictimState, NumberState, PayeeState)
@@ -549,8 +591,10 @@ __all__ = [
     "Recent",
     "StateStore",
     "VictimState",
+    "chain",
     "deep_size",
     "distinct_count",
     "distinct_keys",
     "flag_live",
+    "newest_first",
 ]

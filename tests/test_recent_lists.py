@@ -1,4 +1,4 @@
-"""Recent-event lists forget by age as well as by count, without changing a feature."""
+"""Recent-event chains forget by age as well as by count, without changing a feature."""
 
 from __future__ import annotations
 
@@ -17,8 +17,12 @@ from fraud_warning.state import (
     Inbound,
     PayeeState,
     Payment,
+    Recent,
     VictimState,
+    _push,
+    chain,
     deep_size,
+    newest_first,
 )
 
 HOUR = 3600.0
@@ -35,9 +39,9 @@ def _events(seed: int, days: int) -> list[float]:
     return out
 
 
-def test_lists_hold_a_day_at_most_and_read_as_untrimmed_ones() -> None:
+def test_chains_hold_a_day_at_most_and_read_as_untrimmed_ones() -> None:
     """Untrimmed copies (count cap only, as before) give the same features at every
-    event, while the trimmed lists never hold an entry older than RECENT_S."""
+    event, while the trimmed chains never hold an entry older than RECENT_S."""
     victim, payee = VictimState(), PayeeState()
     plain_inbound: list[Inbound] = []
     plain_transfers: list[Payment] = []
@@ -46,22 +50,23 @@ def test_lists_hold_a_day_at_most_and_read_as_untrimmed_ones() -> None:
     for i, ts in enumerate(_events(seed=3, days=40)):
         number = f"+86170{rng.randrange(100):08d}"
         kind = rng.choice([CALL, SMS])
-        record = Inbound(ts, number, rng.choice([0, 40, 900]), True, kind, kind == SMS, 3.0)
-        victim.add_inbound(record)
-        plain_inbound = [*plain_inbound, record][-MAX_INBOUND:]
-        transfer = Payment(ts, f"acct{i % 5}", 100.0 + i, i % 3 == 0)
-        victim.add_transfer(transfer)
-        plain_transfers = [*plain_transfers, transfer][-MAX_TRANSFERS:]
-        inbound = Credit(ts, f"payer{i % 7}", 500.0, i % 2 == 0, i % 4 == 0)
-        payee.add(inbound)
-        plain_payee = [*plain_payee, inbound][-MAX_PAYEE_INBOUND:]
+        # each record twice: a record links into one chain only
+        call = (ts, number, rng.choice([0, 40, 900]), True, kind, kind == SMS, 3.0)
+        victim.add_inbound(Inbound(*call))
+        plain_inbound = [*plain_inbound, Inbound(*call)][-MAX_INBOUND:]
+        transfer = (ts, f"acct{i % 5}", 100.0 + i, i % 3 == 0)
+        victim.add_transfer(Payment(*transfer))
+        plain_transfers = [*plain_transfers, Payment(*transfer)][-MAX_TRANSFERS:]
+        credit = (ts, f"payer{i % 7}", 500.0, i % 2 == 0, i % 4 == 0)
+        payee.add(Credit(*credit))
+        plain_payee = [*plain_payee, Credit(*credit)][-MAX_PAYEE_INBOUND:]
 
         newest = max(r.ts for r in plain_inbound)
-        assert all(r.ts >= newest - RECENT_S for r in victim.inbound)
+        assert all(r.ts >= newest - RECENT_S for r in newest_first(victim.inbound))
         reader = VictimState()
-        reader.inbound, reader.transfers = list(plain_inbound), list(plain_transfers)
+        reader.inbound, reader.transfers = chain(plain_inbound), chain(plain_transfers)
         plain = PayeeState()
-        plain.inbound = list(plain_payee)
+        plain.inbound = chain(plain_payee)
         for at in (ts, ts - 600.0):  # a trigger now, and one as late as allowed
             assert victim_context(victim, at, {}, False) == victim_context(reader, at, {}, False)
             assert payer_features(victim, "acct1", 50.0, at) == payer_features(
@@ -70,14 +75,58 @@ def test_lists_hold_a_day_at_most_and_read_as_untrimmed_ones() -> None:
             assert payee_features(payee, at) == payee_features(plain, at)
     # 40 days of a busy subscriber: the untrimmed lists sit at their caps, these do not
     assert len(plain_payee) == MAX_PAYEE_INBOUND
-    assert len(payee.inbound) < MAX_PAYEE_INBOUND
+    assert len(newest_first(payee.inbound)) < MAX_PAYEE_INBOUND
+
+
+def _list_kept(records: list[Recent], cap: int) -> list[Recent]:
+    """What the oldest-first list held before chains (its trimming, as it was written):
+    the reference a chain must match, late records and all."""
+    kept = records[:1]
+    for record in records[1:]:
+        kept.append(record)
+        cutoff = record.ts - RECENT_S
+        drop = len(kept) - cap
+        if kept[0].ts < cutoff:
+            old = 0
+            while old < len(kept) - 1 and kept[old].ts < cutoff:
+                old += 1
+            drop = max(drop, old)
+        if drop > 0:
+            del kept[:drop]
+    return kept
+
+
+def test_a_chain_keeps_what_the_list_kept() -> None:
+    """Late records can sit above newer ones; only the old run at the oldest end goes,
+    and never more than the cap is kept, as the oldest-first list did."""
+    rng = random.Random(11)
+    for trial in range(200):
+        cap = rng.choice([1, 2, 5, MAX_TRANSFERS])
+        records, ts = [], 0.0
+        for i in range(rng.randrange(1, 60)):
+            ts += rng.choice([60.0, HOUR, 10 * HOUR, 30 * HOUR])
+            late = rng.random() < 0.3
+            records.append(
+                Payment(ts - rng.uniform(0, 40 * HOUR) if late else ts, str(i), 1.0, True)
+            )
+        expected = [r.payee for r in _list_kept(list(records), cap)]
+        newest = None
+        for record in records:
+            newest = _push(newest, record, cap)
+        assert [r.payee for r in reversed(newest_first(newest))] == expected, trial
 
 
 def test_the_newest_record_is_always_kept() -> None:
     victim = VictimState()
     victim.add_transfer(Payment(0.0, "a", 1.0, True))
     victim.add_transfer(Payment(10 * 24 * HOUR, "b", 1.0, True))
-    assert [r.payee for r in victim.transfers] == ["b"]
+    assert [r.payee for r in newest_first(victim.transfers)] == ["b"]
+
+
+def test_a_restored_chain_keeps_every_record_in_order() -> None:
+    records = [Payment(float(t), str(t), 1.0, True) for t in (5, 1, 9)]
+    assert newest_first(chain(records)) == records[::-1]
+    assert chain([]) is None
 
 
 def test_deep_size_counts_what_a_record_holds() -> None:

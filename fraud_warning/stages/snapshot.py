@@ -32,9 +32,12 @@ from fraud_warning.state import (
     NumberState,
     PayeeState,
     Payment,
+    Recent,
     StateStore,
     VictimState,
+    chain,
     distinct_keys,
+    newest_first,
 )
 from fraud_warning.windows import windows_in, windows_out
 
@@ -69,7 +72,7 @@ def dump(task: Task, positions: Positions | None = None) -> bytes:
         positions=positions if positions is not None else task.positions,
         victims={k: _victim_out(s) for k, s in store.victims.items()},
         numbers={k: _number_out(s) for k, s in store.numbers.items()},
-        payees={k: [s.last_ts, [r.astuple() for r in s.inbound]] for k, s in store.payees.items()},
+        payees={k: [s.last_ts, _records_out(s.inbound)] for k, s in store.payees.items()},
         flags=store.flags,
     )
     if isinstance(task, NumberTask):
@@ -110,14 +113,19 @@ def load(ctx: Context, data: bytes) -> tuple[Task, Positions]:
     return task, snap.positions
 
 
+def _records_out(newest: Recent | None) -> list[Any]:
+    """A recent-event chain as arrays, oldest first (the format from before chains)."""
+    return [r.astuple() for r in reversed(newest_first(newest))]
+
+
 def _victim_out(s: VictimState) -> list[Any]:
     return [
         s.last_ts,
         s.last_cell,
         distinct_keys(s._contacts),
         distinct_keys(s._payees),
-        [r.astuple() for r in s.inbound],
-        [r.astuple() for r in s.transfers],
+        _records_out(s.inbound),
+        _records_out(s.transfers),
         windows_out(s.windows),
     ]
 
@@ -153,8 +161,8 @@ def _fill(store: StateStore, snap: _Snapshot) -> None:
             v.add_contact(number)
         for account in payees:
             v.add_payee(account)
-        v.inbound = [Inbound(*r) for r in inbound] if inbound else ()
-        v.transfers = [Payment(*r) for r in transfers] if transfers else ()
+        v.inbound = chain([Inbound(*r) for r in inbound])
+        v.transfers = chain([Payment(*r) for r in transfers])
         store.victims.put(key, v)
     for key, values in snap.numbers.items():
         n = NumberState()
@@ -171,7 +179,7 @@ def _fill(store: StateStore, snap: _Snapshot) -> None:
     for key, (last_ts, inbound) in snap.payees.items():
         p = PayeeState()
         p.last_ts = last_ts
-        p.inbound = [Credit(*r) for r in inbound]
+        p.inbound = chain([Credit(*r) for r in inbound])
         store.payees.put(key, p)
     store.flags.update(snap.flags)
 
