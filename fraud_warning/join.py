@@ -20,7 +20,7 @@ Only trigger kinds that have models are snapshotted, so unused features cost not
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import NamedTuple, Protocol
+from typing import Protocol
 
 from fraud_warning.features import (
     VICTIM_CONTEXT,
@@ -114,21 +114,33 @@ class PaidLike(TransferLike, Protocol):
     def channel(self) -> str: ...
 
 
-class Caller(NamedTuple):
+class Caller:
     """What the number side tells the victim side about a caller (or SMS sender) at one
     event: its distinct callees in the last hour and whether it was flagged, both taken
-    after the event was counted and before the number's rules ran on it."""
+    after the event was counted and before the number's rules ran on it.
 
-    fanout: float
-    flagged: bool
+    A plain class, not a NamedTuple: compiled, it is built natively, where a NamedTuple
+    is built through an interpreted `__new__` on every call and SMS."""
+
+    __slots__ = ("fanout", "flagged")
+
+    def __init__(self, fanout: float, flagged: bool) -> None:
+        self.fanout: float = fanout
+        self.flagged: bool = flagged
 
 
-class PayerHalf(NamedTuple):
+class PayerHalf:
     """What the victim side hands the payee side for one transfer."""
 
-    context: list[float]  # VICTIM_CONTEXT of the payer
-    payer: list[float] | None  # the payer's half of TRANSFER; None below the amount gate
-    windows: dict[str, float]  # the payer's rule-defined window features, by feature id
+    __slots__ = ("context", "payer", "windows")
+
+    def __init__(
+        self, context: list[float], payer: list[float] | None, windows: dict[str, float]
+    ) -> None:
+        self.context: list[float] = context  # VICTIM_CONTEXT of the payer
+        # the payer's half of TRANSFER; None below the amount gate
+        self.payer: list[float] | None = payer
+        self.windows: dict[str, float] = windows  # rule-defined window features, by id
 
 
 class Sides:

@@ -162,7 +162,8 @@ class NumberTask(_Task):
                 self._call(ev, t, sends, out)
             elif isinstance(ev, Sms):
                 counts["sms"] += 1
-                (fanout, flagged), row = self.side.sms(ev, t)
+                seen, row = self.side.sms(ev, t)
+                fanout, flagged = seen.fanout, seen.flagged
                 eid, sender, receiver = ev.event_id, ev.sender, ev.receiver
                 sends.append((VICTIM, sender, SmsSent(eid, t, sender, receiver, ev.sender_cell)))
                 text = ev.text if self.ctx.sides.windows.reads_sms_text else None
@@ -192,7 +193,8 @@ class NumberTask(_Task):
         return [*sends, *self.heartbeat()]
 
     def _call(self, ev: Call, t: float, sends: list[Send], out: Output) -> None:
-        (fanout, flagged), row = self.side.call(ev, t)
+        seen, row = self.side.call(ev, t)
+        fanout, flagged = seen.fanout, seen.flagged
         eid, caller, callee = ev.event_id, ev.caller, ev.callee
         sends.append((VICTIM, caller, CallMade(eid, t, caller, callee, ev.caller_cell)))
         received = CallReceived(
