@@ -9,7 +9,8 @@ Optional: without a C compiler, or with FW_INTERPRETED=1, nothing is compiled an
 same code runs interpreted. `fraud_warning/__init__.py` refuses to import a compiled
 module older than its source (edit, then `make setup` again, or `make interpreted`).
 
-Left interpreted on purpose: engine.py (the model replay subclasses Engine), rank.py
+Left interpreted on purpose: engine.py (the model replay subclasses Engine; its
+per-event loop is routing.py, compiled), rank.py
 (msgspec decodes Incident from its annotations), and scoring.py and alerting.py (mypyc
 takes minutes over their numpy and pydantic types, for little gain).
 
@@ -26,7 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 PACKAGE = ROOT / "fraud_warning"
-MODULES = ("state", "join", "features", "windows", "admission", "decode")
+MODULES = ("state", "join", "features", "windows", "admission", "decode", "routing")
 
 
 def clean() -> None:

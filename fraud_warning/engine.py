@@ -9,7 +9,6 @@ same events in the same order give the same alerts and tasks, whatever the batch
 from __future__ import annotations
 
 import time
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -25,9 +24,10 @@ from fraud_warning.rank import IncidentBook
 from fraud_warning.refdata import RefData
 from fraud_warning.registry import Registry
 from fraud_warning.risk import Verdict
+from fraud_warning.routing import Row, route
 from fraud_warning.scoring import Models
 from fraud_warning.state import StateStore
-from fraud_warning.wire import Call, Sms, WireEvent
+from fraud_warning.wire import WireEvent
 
 
 @dataclass(frozen=True)
@@ -41,18 +41,6 @@ class EngineConfig:
     state_retention_s: float = 26 * 3600.0  # idle keys are evicted after this
     incident_ttl_s: float = 12 * 3600.0  # an incident with no new evidence closes
     housekeeping_every_s: float = 600.0  # event-time interval between eviction sweeps
-
-
-@dataclass(slots=True)
-class _Row:
-    """A trigger snapshot waiting for its batch's column-wise model pass."""
-
-    seq: int
-    subscriber: str
-    event: WireEvent
-    ts: float
-    watermark: float
-    cell: str | None  # the subscriber's last known cell at this event, for the alert's location
 
 
 class Engine:
@@ -127,54 +115,12 @@ class Engine:
         """Run one batch of decoded events through every stage."""
         started = time.perf_counter()
         out = Output()
-        rows: dict[str, list[_Row]] = defaultdict(list)
-        values: dict[str, list[list[float]]] = defaultdict(list)
-        hits: list[tuple[int, _Row, list[Verdict]]] = []
-        joiner = self.joiner
-        admission = self.admission
-        counts = {"call": 0, "sms": 0, "transfer": 0}
-        for item in batch:
-            ev = item.event
-            ts = ev.ts.timestamp()
-            letter = admission.admit(item, ts, source)
-            if letter is not None:
-                out.dead.append(letter)
-                continue
-            if admission.watermark > self.watermark:
-                self.watermark = admission.watermark
-                if self.watermark >= self._next_housekeeping:
-                    self._housekeeping(self.watermark)
-            self._seq += 1
-            kind = type(ev)
-            if kind is Call:
-                counts["call"] += 1
-                victim_row, number_row = joiner.call(ev, ts)  # type: ignore[arg-type]
-                if victim_row is not None:
-                    rows["call"].append(self._row(ev.callee, ev, ts))  # type: ignore[union-attr]
-                    values["call"].append(victim_row)
-                if number_row is not None:
-                    caller = ev.caller  # type: ignore[union-attr]
-                    fired = self._number_verdicts(number_row, caller, ev, ts, "number", out)
-                    if fired:
-                        hits.append((self._seq, self._row(caller, ev, ts), fired))
-            elif kind is Sms:
-                counts["sms"] += 1
-                sms_row, sender_row = joiner.sms(ev, ts)  # type: ignore[arg-type]
-                if sms_row is not None:
-                    rows["sms"].append(self._row(ev.receiver, ev, ts))  # type: ignore[union-attr]
-                    values["sms"].append(sms_row)
-                if sender_row is not None:
-                    sender = ev.sender  # type: ignore[union-attr]
-                    fired = self._number_verdicts(sender_row, sender, ev, ts, "number_sms", out)
-                    if fired:
-                        hits.append((self._seq, self._row(sender, ev, ts), fired))
-            else:
-                counts["transfer"] += 1
-                transfer_row = joiner.transfer(ev, ts)  # type: ignore[arg-type]
-                if transfer_row is not None:
-                    rows["transfer"].append(self._row(ev.payer, ev, ts))  # type: ignore[union-attr]
-                    values["transfer"].append(transfer_row)
-        for name, n in counts.items():
+        routed = route(self, batch, source, out, self.joiner, self.admission, self.store.victims)
+        for name, n in (
+            ("call", routed.calls),
+            ("sms", routed.sms),
+            ("transfer", routed.transfers),
+        ):
             if n:
                 self._m_events[name].inc(n)
         self.models.count_number_rows()
@@ -183,7 +129,9 @@ class Engine:
         self.store.evict_idle(self.watermark, budget=len(batch) // 2 + 16)
         joined = time.perf_counter()
 
-        for trigger, trigger_rows in rows.items():
+        hits = routed.hits
+        values = routed.values
+        for trigger, trigger_rows in routed.rows.items():
             hits.extend(self._evaluate(trigger, trigger_rows, values[trigger], out))
         hits.sort(key=lambda h: h[0])
         modelled = time.perf_counter()
@@ -218,19 +166,13 @@ class Engine:
         return fired.pages
 
     def _evaluate(
-        self, kind: str, rows: list[_Row], values: list[list[float]], out: Output
-    ) -> list[tuple[int, _Row, list[Verdict]]]:
+        self, kind: str, rows: list[Row], values: list[list[float]], out: Output
+    ) -> list[tuple[int, Row, list[Verdict]]]:
         per_row, shadow = self.models.evaluate(kind, values)
         for i in sorted(shadow):
             row = rows[i]
             out.add_shadow(kind, row.subscriber, Trigger.of(row.event, row.ts), shadow[i])
         return [(rows[i].seq, rows[i], v) for i, v in per_row.items()]
-
-    def _row(self, subscriber: str, ev: WireEvent, ts: float) -> _Row:
-        # the cell is read now: by the time the batch is ranked, later events may have moved it
-        state = self.store.victims.get(subscriber, ts)
-        cell = state.last_cell if state is not None else None
-        return _Row(self._seq, subscriber, ev, ts, self.watermark, cell)
 
     def _housekeeping(self, watermark: float) -> None:
         self.alerter.expire(watermark)
