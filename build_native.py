@@ -27,7 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 PACKAGE = ROOT / "fraud_warning"
-MODULES = ("state", "join", "features", "windows", "admission", "decode", "routing")
+MODULES = ("state", "join", "features", "windows", "admission", "decode", "routing", "epoch")
 
 
 def clean() -> None:

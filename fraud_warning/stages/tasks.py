@@ -24,6 +24,7 @@ import msgspec
 from fraud_warning.alerting import Alerter, Output, Trigger
 from fraud_warning.decode import DeadLetter, Decoded
 from fraud_warning.engine import EngineConfig, wanted_kinds
+from fraud_warning.epoch import epoch_s
 from fraud_warning.features import FeatureConfig
 from fraud_warning.join import Caller, NumberSide, PayeeSide, PayerHalf, Sides, VictimSide
 from fraud_warning.metrics import Metrics
@@ -152,7 +153,7 @@ class NumberTask(_Task):
         admit = self.admission.admit
         for item in batch:
             ev = item.event
-            t = ev.ts.timestamp()
+            t = epoch_s(ev.ts)
             letter = admit(item, t, source)
             if letter is not None:
                 out.dead.append(letter)

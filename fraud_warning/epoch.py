@@ -1,0 +1,55 @@
+"""Event time as epoch seconds, bit for bit what `datetime.timestamp()` returns, at a
+fraction of its cost.
+
+`timestamp()` on an aware datetime subtracts the epoch through the tzinfo's Python-level
+`utcoffset()`, builds a timedelta and divides big integers: about 5,800 instructions, an
+eighth of the engine's work per event. Events carry fixed UTC offsets, so the offset is
+looked up once per tzinfo and the rest is integer arithmetic on the datetime's fields.
+
+Why the result is the same float: `timestamp()` divides the exact microseconds since the
+epoch by 10**6 as integers, rounding once. Below 2**53 microseconds (until the year 2255)
+both operands are exact doubles, and one IEEE division rounds the same way; beyond, and
+for naive datetimes or zones with rules, this calls `timestamp()` itself.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Final
+
+# Final: compiled, these are inlined or held in C statics instead of being looked up in
+# the module's dict on every call (which had cost more than the arithmetic)
+_EPOCH_ORDINAL: Final = 719_163  # date(1970, 1, 1).toordinal()
+_EXACT_US: Final = 2**53
+_MAX_OFFSETS: Final = 4096  # distinct fixed offsets remembered; the world has a few dozen
+
+# a fixed-offset tzinfo -> its offset in microseconds (timezones hash and compare by it);
+# nothing else is ever put here, so a hit means the datetime's fields give the answer
+_offsets: Final[dict[object, int]] = {}
+
+
+def epoch_s(ts: datetime) -> float:
+    """`ts.timestamp()`, the same float."""
+    offset = _offsets.get(ts.tzinfo)
+    if offset is None:
+        if type(ts.tzinfo) is not timezone:
+            return ts.timestamp()  # naive (local time), or a zone with rules
+        offset = _offset_us(ts.tzinfo)
+    seconds = (ts.toordinal() - _EPOCH_ORDINAL) * 86_400 + (
+        ts.hour * 3600 + ts.minute * 60 + ts.second
+    )
+    us = seconds * 1_000_000 + ts.microsecond - offset
+    if -_EXACT_US < us < _EXACT_US:
+        return float(us) / 1e6
+    return ts.timestamp()
+
+
+def _offset_us(tz: timezone) -> int:
+    delta = tz.utcoffset(None)
+    offset = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    if len(_offsets) < _MAX_OFFSETS:
+        _offsets[tz] = offset
+    return offset
+
+
+__all__ = ["epoch_s"]
