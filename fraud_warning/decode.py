@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Final
 
 import msgspec
 
@@ -35,7 +36,7 @@ REASONS = (
     "duplicate",
 )
 
-MAX_RAW_CHARS = 4096  # keep dead letters bounded even when a record is huge
+MAX_RAW_CHARS: Final = 4096  # keep dead letters bounded even when a record is huge
 #: msgspec raises RecursionError (not a DecodeError) on JSON nested deeper than Python's
 #: recursion limit allows; such a record is malformed for us, whatever else it holds.
 TOO_DEEP = "JSON is nested too deeply"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Final
 
 from fraud_warning.state import (
     CALL,
@@ -21,12 +22,12 @@ from fraud_warning.state import (
     flag_live,
 )
 
-WINDOW_2H = 2 * HOUR_S
-WINDOW_24H = 24 * HOUR_S
-NO_CONTACT_S = 86_400.0  # "seconds since" when there was no such contact
-LONG_CALL_S = 60  # a stranger's call this long is a conversation, not a ring
-LARGE_TRANSFER_CNY = 2_000.0
-RISK_CONTEXT_CALL_S = 300  # a stranger kept the subscriber this long in the last 2 h
+WINDOW_2H: Final = 2 * HOUR_S
+WINDOW_24H: Final = 24 * HOUR_S
+NO_CONTACT_S: Final = 86_400.0  # "seconds since" when there was no such contact
+LONG_CALL_S: Final = 60  # a stranger's call this long is a conversation, not a ring
+LARGE_TRANSFER_CNY: Final = 2_000.0
+RISK_CONTEXT_CALL_S: Final = 300  # a stranger kept the subscriber this long in the last 2 h
 
 #: Features every victim-side trigger carries: the subscriber's recent contact with strangers.
 VICTIM_CONTEXT = (

@@ -20,7 +20,7 @@ Only trigger kinds that have models are snapshotted, so unused features cost not
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Protocol
+from typing import Final, Protocol
 
 from fraud_warning.features import (
     VICTIM_CONTEXT,
@@ -48,10 +48,10 @@ from fraud_warning.state import (
 from fraud_warning.windows import EMPTY, Windows
 from fraud_warning.wire import RISKY_ORIGINS, Call, Sms, Transfer, derive_origin
 
-LINK_SMS = VICTIM_CONTEXT.index("url_sms_unknown_24h")
-RISK_CONTEXT = VICTIM_CONTEXT.index("risk_context")
-SHORT_CALL_S = 30
-LONG_CALL_S = 300
+LINK_SMS: Final = VICTIM_CONTEXT.index("url_sms_unknown_24h")
+RISK_CONTEXT: Final = VICTIM_CONTEXT.index("risk_context")
+SHORT_CALL_S: Final = 30
+LONG_CALL_S: Final = 300
 
 
 # What each side reads of an event: the wire structs have these fields, and so do the

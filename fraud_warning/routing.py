@@ -11,13 +11,19 @@ rules, which run per event because a flag must be visible to the next one.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
 from fraud_warning.admission import Admission
 from fraud_warning.decode import Decoded
+from fraud_warning.epoch import epoch_s
 from fraud_warning.join import Joiner
 from fraud_warning.state import Keyed, VictimState
 from fraud_warning.wire import Call, Sms
+
+# held in C statics when compiled: names imported from an interpreted module are looked
+# up in the module's dict at every use
+_CALL: Final = Call
+_SMS: Final = Sms
 
 
 class Row:
@@ -93,7 +99,7 @@ def route(
     dead: list[Any] = out.dead
     for item in batch:
         ev: Any = item.event
-        ts: float = ev.ts.timestamp()
+        ts = epoch_s(ev.ts)
         letter = admission.admit(item, ts, source)
         if letter is not None:
             dead.append(letter)
@@ -104,7 +110,7 @@ def route(
                 engine._housekeeping(watermark)
         seq += 1
         kind = type(ev)
-        if kind is Call:
+        if kind is _CALL:
             routed.calls += 1
             victim_row, number_row = joiner.call(ev, ts)
             if victim_row is not None:
@@ -115,7 +121,7 @@ def route(
                 if fired:
                     hit = _row(victims, seq, caller, ev, ts, watermark)
                     routed.hits.append((seq, hit, fired))
-        elif kind is Sms:
+        elif kind is _SMS:
             routed.sms += 1
             sms_row, sender_row = joiner.sms(ev, ts)
             if sms_row is not None:

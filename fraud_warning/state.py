@@ -14,47 +14,50 @@ from __future__ import annotations
 import itertools
 import sys
 from collections.abc import Iterator
-from sys import intern
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
+
+# held in a C static when compiled: a name imported from sys is looked up in the module's
+# dict at every call
+intern: Final = sys.intern
 
 if TYPE_CHECKING:
     # 32-bit native ints: compiled by mypyc, each counter and record field takes 4 bytes
     # instead of 8 (interpreted they are plain ints, so only the type checker needs them)
     from mypy_extensions import i32, u8
 
-HOUR_S = 3600.0
-MAX_CONTACTS = 64  # counterparties a subscriber reached out to; oldest forgotten first
-MAX_PAYEES = 32
-MAX_INBOUND = 32  # recent contacts from strangers (calls and SMS)
-MAX_TRANSFERS = 32
-MAX_PAYEE_INBOUND = 64
-MAX_FANOUT_SET = 1024  # a number's distinct callees per hour saturate here
+HOUR_S: Final = 3600.0
+MAX_CONTACTS: Final = 64  # counterparties a subscriber reached out to; oldest forgotten first
+MAX_PAYEES: Final = 32
+MAX_INBOUND: Final = 32  # recent contacts from strangers (calls and SMS)
+MAX_TRANSFERS: Final = 32
+MAX_PAYEE_INBOUND: Final = 64
+MAX_FANOUT_SET: Final = 1024  # a number's distinct callees per hour saturate here
 # A flag lasts a day (the victim context's longest window), then the number's rules may
 # flag it again. Its own lifetime, not the number state's, so a victim-side reader that
 # only ever saw the flag (the distributed runner's flag table) reads the same answer.
-FLAG_TTL_S = 24 * HOUR_S
+FLAG_TTL_S: Final = 24 * HOUR_S
 # A number's age (NumberState.active_s) is kept in whole hour buckets plus the minute of
 # its first event, both small ints (interned by CPython: two 8-byte slots, no objects),
 # and reads at most a day; MAX_AGE_H is one bucket past it, so the cap always holds.
-ACTIVE_CAP_S = 24 * HOUR_S
-MAX_AGE_H = 25
+ACTIVE_CAP_S: Final = 24 * HOUR_S
+MAX_AGE_H: Final = 25
 
 # Recent-event chains keep what the features can still read: their windows reach back a
 # day from a trigger, and a trigger may be up to the allowed lateness behind the newest
 # event; 26 h (the store's idle retention) covers both. Trimming by age as well as by
 # count keeps a busy key's lists at a day's worth instead of filling towards the cap.
-RECENT_S = 26 * HOUR_S
+RECENT_S: Final = 26 * HOUR_S
 
 # Inbound record kinds.
-CALL = 0
-SMS = 1
+CALL: Final = 0
+SMS: Final = 1
 
 
 # A distinct-key container is the key itself while it holds one, a tuple up to SMALL
 # keys, and a dict past it: most keys in a window have few contacts or callees, and a
 # bare key costs nothing beyond the (interned, shared) string, a tuple of two 56 bytes,
 # a dict 184 (a set 216); a scan of 8 interned strings is as quick as a hashed lookup.
-SMALL = 8
+SMALL: Final = 8
 
 Distinct = str | tuple[str, ...] | dict[str, None]
 

@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from sys import intern
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from fraud_warning.features import CATALOGUE, NUMBER_KINDS
 from fraud_warning.windowlang import (
@@ -35,7 +35,7 @@ from fraud_warning.windowlang import (
     WindowSpec,
 )
 
-MAX_ENTRIES = 1024
+MAX_ENTRIES: Final = 1024
 Entry = tuple[float, Any]
 Fields = Mapping[str, Any]
 Test = Callable[[Fields], bool]
