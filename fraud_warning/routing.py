@@ -53,7 +53,10 @@ class Routed:
     kind (kinds in the order the batch first produced them), the number-rule hits, and
     events taken per type."""
 
-    def __init__(self) -> None:
+    def __init__(self, engine: Any, out: Any, victims: Keyed[VictimState]) -> None:
+        self.engine = engine
+        self.out = out
+        self.victims = victims
         self.rows: dict[str, list[Row]] = {}
         self.values: dict[str, list[list[float]]] = {}
         self.hits: list[tuple[int, Row, list[Any]]] = []
@@ -61,22 +64,38 @@ class Routed:
         self.sms = 0
         self.transfers = 0
 
-    def add(self, kind: str, row: Row, values: list[float]) -> None:
-        rows = self.rows.get(kind)
-        if rows is None:
-            rows = self.rows[kind] = []
-            self.values[kind] = []
-        rows.append(row)
-        self.values[kind].append(values)
+    def take(
+        self,
+        seq: int,
+        watermark: float,
+        ev: Any,
+        ts: float,
+        trigger: str,
+        subscriber: str,
+        values: list[float] | None,
+        number_kind: str,
+        number: str,
+        number_row: list[float] | None,
+    ) -> None:
+        """An event's joined rows: the victim side's for the batch's model pass, the
+        number side's through the number rules now (a flag holds from the next event)."""
+        if values is not None:
+            rows = self.rows.get(trigger)
+            if rows is None:
+                rows = self.rows[trigger] = []
+                self.values[trigger] = []
+            rows.append(self._row(seq, subscriber, ev, ts, watermark))
+            self.values[trigger].append(values)
+        if number_row is not None:
+            fired = self.engine._number_verdicts(number_row, number, ev, ts, number_kind, self.out)
+            if fired:
+                self.hits.append((seq, self._row(seq, number, ev, ts, watermark), fired))
 
-
-def _row(
-    victims: Keyed[VictimState], seq: int, subscriber: str, ev: Any, ts: float, watermark: float
-) -> Row:
-    # the cell is read now: by the time the batch is ranked, later events may have moved it
-    state = victims.get(subscriber, ts)
-    cell = state.last_cell if state is not None else None
-    return Row(seq, subscriber, ev, ts, watermark, cell)
+    def _row(self, seq: int, subscriber: str, ev: Any, ts: float, watermark: float) -> Row:
+        # the cell is read now: by the time the batch is ranked, later events may have moved it
+        state = self.victims.get(subscriber, ts)
+        cell = state.last_cell if state is not None else None
+        return Row(seq, subscriber, ev, ts, watermark, cell)
 
 
 def route(
@@ -93,7 +112,7 @@ def route(
     `engine` is the :class:`~fraud_warning.engine.Engine` (its watermark, event counter
     and housekeeping are kept on it; `_number_verdicts` runs the number rules), `out` its
     Output for this batch (dead letters go to it)."""
-    routed = Routed()
+    routed = Routed(engine, out, victims)
     seq: int = engine._seq
     watermark: float = engine.watermark
     dead: list[Any] = out.dead
@@ -112,32 +131,20 @@ def route(
         kind = type(ev)
         if kind is _CALL:
             routed.calls += 1
-            victim_row, number_row = joiner.call(ev, ts)
-            if victim_row is not None:
-                routed.add("call", _row(victims, seq, ev.callee, ev, ts, watermark), victim_row)
-            if number_row is not None:
-                caller: str = ev.caller
-                fired = engine._number_verdicts(number_row, caller, ev, ts, "number", out)
-                if fired:
-                    hit = _row(victims, seq, caller, ev, ts, watermark)
-                    routed.hits.append((seq, hit, fired))
+            row, number_row = joiner.call(ev, ts)
+            routed.take(
+                seq, watermark, ev, ts, "call", ev.callee, row, "number", ev.caller, number_row
+            )
         elif kind is _SMS:
             routed.sms += 1
-            sms_row, sender_row = joiner.sms(ev, ts)
-            if sms_row is not None:
-                routed.add("sms", _row(victims, seq, ev.receiver, ev, ts, watermark), sms_row)
-            if sender_row is not None:
-                sender: str = ev.sender
-                fired = engine._number_verdicts(sender_row, sender, ev, ts, "number_sms", out)
-                if fired:
-                    hit = _row(victims, seq, sender, ev, ts, watermark)
-                    routed.hits.append((seq, hit, fired))
+            row, number_row = joiner.sms(ev, ts)
+            routed.take(
+                seq, watermark, ev, ts, "sms", ev.receiver, row, "number_sms", ev.sender, number_row
+            )
         else:
             routed.transfers += 1
-            transfer_row = joiner.transfer(ev, ts)
-            if transfer_row is not None:
-                row = _row(victims, seq, ev.payer, ev, ts, watermark)
-                routed.add("transfer", row, transfer_row)
+            row = joiner.transfer(ev, ts)
+            routed.take(seq, watermark, ev, ts, "transfer", ev.payer, row, "", "", None)
     engine._seq = seq
     return routed
 
