@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
-from fraud_warning.epoch import epoch_s
+from fraud_warning.epoch import epoch_s, offset_s
 
 
 def _random_offset(rng: random.Random) -> timezone:
@@ -54,3 +54,16 @@ def test_falls_back_where_it_cannot_be_exact() -> None:
     far = datetime(9000, 1, 1, tzinfo=UTC)  # beyond 2**53 microseconds
     for ts in (zoned, naive, far):
         assert epoch_s(ts) == ts.timestamp()
+
+
+def test_offset_s_truncates_as_total_seconds_does() -> None:
+    rng = random.Random(3)
+    ts = datetime(2026, 3, 2, 8)
+    for _ in range(20_000):
+        aware = ts.replace(tzinfo=_random_offset(rng))
+        delta = aware.utcoffset()
+        assert delta is not None
+        assert offset_s(aware) == int(delta.total_seconds())
+    assert offset_s(ts) == 0  # naive
+    zoned = datetime(2026, 7, 1, tzinfo=ZoneInfo("America/New_York"))
+    assert offset_s(zoned) == -4 * 3600

@@ -45,9 +45,16 @@ class LocalPipeline:
             lambda: defaultdict(deque)
         )
         self.out = Output()
+        # murmur2 is pure Python: cached per key, as the worker caches it
+        self._partition_of: dict[tuple[str, str], int] = {}
 
     def partition(self, stage: str, key: str) -> int:
-        return partition_for(key.encode(), self.ctx.partitions[stage])
+        p = self._partition_of.get((stage, key))
+        if p is None:
+            p = self._partition_of[stage, key] = partition_for(
+                key.encode(), self.ctx.partitions[stage]
+            )
+        return p
 
     def ingest(self, events: Sequence[Decoded], batch: int = 512) -> None:
         """Route input events to the number stage's partitions, in micro-batches."""

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 
 import msgspec
 
+from fraud_warning.epoch import offset_s  # compiled, with cached offsets
 from fraud_warning.risk import Verdict
 
 # Parts of one event, in the embedded engine's order.
@@ -141,12 +142,6 @@ Record = Mark | Ordered
 def order_key(record: Ordered) -> tuple[float, str, int]:
     """The canonical order: event time, event id, part of the event."""
     return (record.t, record.event_id, record.part)
-
-
-def offset_s(ts: datetime) -> int:
-    """The UTC offset of an aware timestamp, in seconds."""
-    offset = ts.utcoffset()
-    return int(offset.total_seconds()) if offset is not None else 0
 
 
 def event_time(t: float, tz: int) -> datetime:
