@@ -34,6 +34,11 @@ class Fired(NamedTuple):
     shadow: list[Shadowed]
 
 
+#: What most number rows get: nothing fired. Shared, not built per row (about half of all
+#: events are number rows); callers only read it, and keep its lists only when non-empty.
+NOTHING_FIRED = Fired([], [])
+
+
 class Models:
     """A registry's models, compiled for the hot path, with their metric groups."""
 
@@ -64,13 +69,15 @@ class Models:
     def number(self, row: Sequence[float], kind: str = "number") -> Fired:
         """The number rules of `kind` (a call: `number`, an SMS: `number_sms`) that fire
         on one number row (gated first)."""
-        fired = Fired([], [])
         for index, bound in self._number_gate[kind]:
             if row[index] < bound:
-                return fired
+                return NOTHING_FIRED
         self._number_rows[kind] += 1  # every rule of the kind ran on it (counted per batch)
+        fired = NOTHING_FIRED
         for rule in self._screens[kind].candidates(row):
             if rule.matches(row):
+                if fired is NOTHING_FIRED:
+                    fired = Fired([], [])
                 self._stats.hit(*self._labels[rule.key])
                 if rule.pages:
                     fired.pages.append(verdict_of(rule, row))

@@ -12,6 +12,7 @@ from fraud_warning.dispatch import Dispatcher
 from fraud_warning.engine import Engine, EngineConfig, Output
 from fraud_warning.refdata import RefData, Subscriber, Unit
 from fraud_warning.registry import Registry, load_registry
+from fraud_warning.scoring import NOTHING_FIRED
 from tests.factories import Feed, mass_dialler_scenario, subscriber
 
 RULES = Path(__file__).resolve().parent.parent / "rules"
@@ -64,6 +65,16 @@ def test_mass_dialler_victim_gets_p1_alert_number_flagged_and_dispatch(registry:
     task = out.tasks[0]
     assert task["alert_id"] == mine[1]["alert_id"] and task["unit_id"] == "U1"
     assert task["status"] == "assigned"
+
+
+def test_the_shared_nothing_fired_stays_empty(registry: Registry) -> None:
+    """Number rows where nothing fires share one result; a number that fires gets its
+    own, so the flag and its alert still come out, and the shared one is never filled."""
+    feed = Feed()
+    mass_dialler_scenario(feed)
+    out = run(Engine(registry, refdata(), dispatcher=Dispatcher(refdata().units)), feed)
+    assert [a["subscriber"] for a in out.alerts if a["typology"] == "fraud_number"]
+    assert NOTHING_FIRED.pages == [] and NOTHING_FIRED.shadow == []
 
 
 def test_dispatch_tasks_are_forgotten_when_their_incident_closes(registry: Registry) -> None:
