@@ -126,6 +126,7 @@ def route(
         if admission.watermark > watermark:
             watermark = engine.watermark = admission.watermark
             if watermark >= engine._next_housekeeping:
+                engine._seq = seq  # housekeeping paces its size estimates by events seen
                 engine._housekeeping(watermark)
         seq += 1
         kind = type(ev)

@@ -7,13 +7,14 @@ from pathlib import Path
 
 import pytest
 
+from fraud_warning import engine as engine_module
 from fraud_warning.decode import Decoder
 from fraud_warning.dispatch import Dispatcher
 from fraud_warning.engine import Engine, EngineConfig, Output
 from fraud_warning.refdata import RefData, Subscriber, Unit
 from fraud_warning.registry import Registry, load_registry
 from fraud_warning.scoring import NOTHING_FIRED
-from tests.factories import Feed, mass_dialler_scenario, subscriber
+from tests.factories import T0, Feed, mass_dialler_scenario, subscriber
 
 RULES = Path(__file__).resolve().parent.parent / "rules"
 
@@ -75,6 +76,23 @@ def test_the_shared_nothing_fired_stays_empty(registry: Registry) -> None:
     out = run(Engine(registry, refdata(), dispatcher=Dispatcher(refdata().units)), feed)
     assert [a["subscriber"] for a in out.alerts if a["typology"] == "fraud_number"]
     assert NOTHING_FIRED.pages == [] and NOTHING_FIRED.shadow == []
+
+
+def test_state_size_is_estimated_hourly_within_one_batch(
+    registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Housekeeping paces its (slow) size estimates by event time and by events seen:
+    one batch spanning hours gets one per hour, so the count it reads is current."""
+    monkeypatch.setattr(engine_module, "SIZE_ESTIMATE_EVENTS", 10)
+    feed = Feed()
+    for i in range(4 * 60):  # 4 h, a call a minute
+        feed.call(i * 60.0, subscriber(i % 7), subscriber(100 + i % 5), 30)
+    engine = Engine(registry, refdata())
+    run(engine, feed)
+    # the last estimate came in the fourth hour (each sets the next an hour on); were the
+    # batch's events not counted as they came, the first would have been the only one
+    last = engine._next_size_estimate - 3600.0
+    assert T0.timestamp() + 3 * 3600 <= last < T0.timestamp() + 4 * 3600
 
 
 def test_dispatch_tasks_are_forgotten_when_their_incident_closes(registry: Registry) -> None:
