@@ -36,7 +36,7 @@ from typing import Any
 
 import msgspec
 
-from fraud_warning.kafka.topics import INPUT_FIELD, MARK_HEADER, partition_for
+from fraud_warning.kafka.topics import INPUT_FIELD, MARK_HEADER, Partitioner
 
 #: A batch record is cut at this size whatever `batch` says: Kafka's default
 #: `message.max.bytes` is about 1 MB, and a record over it is refused by the broker.
@@ -246,7 +246,7 @@ async def _publish(
     clock: Callable[[], float],
 ) -> None:
     batches = _Batches(batch, clock) if batch > 1 else None
-    part_of: dict[str, int] = {}  # murmur2 in Python costs µs; keys repeat
+    part_of = Partitioner(partitions)
     unkeyed = done_bytes = 0
     started = next_mark = clock()
     last_ts = float("-inf")
@@ -275,9 +275,7 @@ async def _publish(
             unkeyed += 1  # round-robin: the record has no key to place it by
             await out.send(unkeyed % partitions, line, None, 1)
         else:
-            partition = part_of.get(key)
-            if partition is None:
-                partition = part_of[key] = partition_for(key.encode(), partitions)
+            partition = part_of(key)
             if batches is None:
                 await out.send(partition, line, key.encode(), 1)
             else:

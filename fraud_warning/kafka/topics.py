@@ -172,6 +172,25 @@ def partition_for(key: bytes, partitions: int) -> int:
     return int(murmur2(key) & 0x7FFFFFFF) % partitions
 
 
+class Partitioner:
+    """`partition_for` over one topic's partitions, remembered per key: murmur2 in Python
+    costs microseconds and keys repeat a lot. Bounded: at `bound` keys it starts over
+    (a city's active keys fit many times over)."""
+
+    def __init__(self, partitions: int, bound: int = 1_000_000) -> None:
+        self.partitions = partitions
+        self._bound = bound
+        self._of: dict[str, int] = {}
+
+    def __call__(self, key: str) -> int:
+        p = self._of.get(key)
+        if p is None:
+            if len(self._of) >= self._bound:
+                self._of.clear()
+            p = self._of[key] = partition_for(key.encode(), self.partitions)
+        return p
+
+
 __all__ = [
     "DEFAULT_PARTITIONS",
     "INPUT_FIELD",
@@ -179,6 +198,7 @@ __all__ = [
     "NUMBER_FIELD",
     "PAYEE_FIELD",
     "VICTIM_FIELD",
+    "Partitioner",
     "Topics",
     "add_topic_flags",
     "bootstrap_servers",

@@ -42,7 +42,7 @@ from fraud_warning.alerting import Output
 from fraud_warning.breaker import Breaker, BreakerConfig
 from fraud_warning.decode import DeadLetter, Decoded, Decoder
 from fraud_warning.kafka.replay import MAX_RECORD_BYTES, restore_topics
-from fraud_warning.kafka.topics import MARK_HEADER, Topics, bootstrap_servers, partition_for
+from fraud_warning.kafka.topics import MARK_HEADER, Partitioner, Topics, bootstrap_servers
 from fraud_warning.reload import RegistryWatcher
 from fraud_warning.stages.checkpoints import Checkpoints
 from fraud_warning.stages.envelope import Envelope, open_new, seal
@@ -66,7 +66,6 @@ STAGE_TOPIC = {VICTIM: "victim", PAYEE: "payee", ALERT: "alert"}
 _encode = msgspec.json.Encoder().encode
 _decode_envelope = msgspec.json.Decoder(Envelope).decode
 _decode_bundle = msgspec.json.Decoder(list[Envelope]).decode
-PARTITION_CACHE = 1_000_000  # keys whose partition is remembered, per stage
 FAILURE_LOG_EVERY_S = 30.0  # a streak of checkpoint failures is logged this often
 COMMIT_TIMEOUT_S = 10.0  # an offset commit waited for this long at most
 STOP_GRACE_S = 5.0  # after the broker lost its topics, an orderly stop gets this long
@@ -152,8 +151,8 @@ class Worker:
         self.shadow_sent = 0
         self.stage_records_sent = 0  # envelopes to the stage topics ...
         self.mark_records_sent = 0  # ... of which carried only watermarks
-        # stage -> key -> partition: murmur2 in Python costs µs and keys repeat a lot
-        self._partition_of: dict[str, dict[str, int]] = {stage: {} for stage in STAGE_TOPIC}
+        parts = self.ctx.partitions
+        self._partition_of = {stage: Partitioner(parts[stage]) for stage in STAGE_TOPIC}
         self._register()
 
     def input_topic(self, stage: str) -> str:
@@ -752,13 +751,7 @@ class Worker:
                     for p in range(parts[stage]):
                         per[(stage, p)].append(record)
                     continue
-                cache = self._partition_of[stage]
-                p_of = cache.get(key)
-                if p_of is None:
-                    if len(cache) >= PARTITION_CACHE:
-                        cache.clear()  # bounded: a city's active keys fit many times over
-                    p_of = cache[key] = partition_for(key.encode(), parts[stage])
-                per[(stage, p_of)].append(record)
+                per[(stage, self._partition_of[stage](key))].append(record)
             for dest, records in per.items():
                 stage, p = dest
                 only = all(type(r) is Mark for r in records)

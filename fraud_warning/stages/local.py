@@ -15,7 +15,7 @@ from typing import Any
 
 from fraud_warning.alerting import Output
 from fraud_warning.decode import Decoded
-from fraud_warning.kafka.topics import input_key, partition_for
+from fraud_warning.kafka.topics import Partitioner, input_key
 from fraud_warning.stages.records import Record
 from fraud_warning.stages.tasks import (
     NUMBER,
@@ -45,16 +45,10 @@ class LocalPipeline:
             lambda: defaultdict(deque)
         )
         self.out = Output()
-        # murmur2 is pure Python: cached per key, as the worker caches it
-        self._partition_of: dict[tuple[str, str], int] = {}
+        self._partition_of = {stage: Partitioner(ctx.partitions[stage]) for stage in STAGES}
 
     def partition(self, stage: str, key: str) -> int:
-        p = self._partition_of.get((stage, key))
-        if p is None:
-            p = self._partition_of[stage, key] = partition_for(
-                key.encode(), self.ctx.partitions[stage]
-            )
-        return p
+        return self._partition_of[stage](key)
 
     def ingest(self, events: Sequence[Decoded], batch: int = 512) -> None:
         """Route input events to the number stage's partitions, in micro-batches."""
