@@ -30,11 +30,9 @@ _offsets: Final[dict[object, int]] = {}
 
 def epoch_s(ts: datetime) -> float:
     """`ts.timestamp()`, the same float."""
-    offset = _offsets.get(ts.tzinfo)
+    offset = _fixed_offset_us(ts.tzinfo)
     if offset is None:
-        if type(ts.tzinfo) is not timezone:
-            return ts.timestamp()  # naive (local time), or a zone with rules
-        offset = _offset_us(ts.tzinfo)
+        return ts.timestamp()  # naive (local time), or a zone with rules
     seconds = (ts.toordinal() - _EPOCH_ORDINAL) * 86_400 + (
         ts.hour * 3600 + ts.minute * 60 + ts.second
     )
@@ -47,22 +45,24 @@ def epoch_s(ts: datetime) -> float:
 def offset_s(ts: datetime) -> int:
     """The UTC offset of a timestamp in whole seconds (truncated, as
     `int(ts.utcoffset().total_seconds())`), 0 for a naive one."""
-    offset = _offsets.get(ts.tzinfo)
+    offset = _fixed_offset_us(ts.tzinfo)
     if offset is None:
-        if type(ts.tzinfo) is not timezone:
-            delta = ts.utcoffset()
-            return int(delta.total_seconds()) if delta is not None else 0
-        offset = _offset_us(ts.tzinfo)
+        delta = ts.utcoffset()
+        return int(delta.total_seconds()) if delta is not None else 0
     # truncated toward zero, as int() truncates total_seconds(): exact here, where a
     # float quotient could only round across a whole second if it were 10**-6 from one
     return offset // 1_000_000 if offset >= 0 else -(-offset // 1_000_000)
 
 
-def _offset_us(tz: timezone) -> int:
-    delta = tz.utcoffset(None)
-    offset = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-    if len(_offsets) < _MAX_OFFSETS:
-        _offsets[tz] = offset
+def _fixed_offset_us(tz: object) -> int | None:
+    """A fixed-offset tzinfo's offset in microseconds (remembered); None for no tzinfo or
+    a zone with rules, whose offset depends on the date."""
+    offset = _offsets.get(tz)
+    if offset is None and type(tz) is timezone:
+        delta = tz.utcoffset(None)
+        offset = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+        if len(_offsets) < _MAX_OFFSETS:
+            _offsets[tz] = offset
     return offset
 
 

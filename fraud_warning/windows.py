@@ -19,10 +19,10 @@ import operator
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from sys import intern
 from typing import Any, Final, Protocol
 
 from fraud_warning.features import CATALOGUE, NUMBER_KINDS
+from fraud_warning.state import intern
 from fraud_warning.windowlang import (
     IsTrue,
     Match,

@@ -11,7 +11,6 @@ from datetime import datetime, timedelta, timezone
 
 import msgspec
 
-from fraud_warning.epoch import offset_s  # compiled, with cached offsets
 from fraud_warning.risk import Verdict
 
 # Parts of one event, in the embedded engine's order.
@@ -162,6 +161,5 @@ __all__ = [
     "SmsSent",
     "Verdicts",
     "event_time",
-    "offset_s",
     "order_key",
 ]

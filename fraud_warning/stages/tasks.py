@@ -24,7 +24,7 @@ import msgspec
 from fraud_warning.alerting import Alerter, Output, Trigger
 from fraud_warning.decode import DeadLetter, Decoded
 from fraud_warning.engine import EngineConfig, wanted_kinds
-from fraud_warning.epoch import epoch_s
+from fraud_warning.epoch import epoch_s, offset_s
 from fraud_warning.features import FeatureConfig
 from fraud_warning.join import Caller, NumberSide, PayeeSide, PayerHalf, Sides, VictimSide
 from fraud_warning.metrics import Metrics
@@ -45,7 +45,6 @@ from fraud_warning.stages.records import (
     SmsSent,
     Verdicts,
     event_time,
-    offset_s,
     order_key,
 )
 from fraud_warning.state import StateStore
