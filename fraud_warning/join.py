@@ -37,13 +37,12 @@ from fraud_warning.state import (
     CALL,
     SMS,
     Credit,
+    Half,
     Inbound,
     Keyed,
     NumberState,
-    PayeeState,
     Payment,
     StateStore,
-    VictimState,
 )
 from fraud_warning.windows import EMPTY, Windows
 from fraud_warning.wire import RISKY_ORIGINS, Call, Sms, Transfer, derive_origin
@@ -183,7 +182,7 @@ class Sides:
 class NumberSide:
     """Number-side state: keyed by the calling number (or the SMS sender)."""
 
-    def __init__(self, sides: Sides, numbers: Keyed[NumberState]) -> None:
+    def __init__(self, sides: Sides, numbers: Half) -> None:
         self.sides = sides
         self.numbers = numbers
 
@@ -236,9 +235,7 @@ class NumberSide:
 class VictimSide:
     """Victim-side state: keyed by subscriber; reads the number side only via `flags`."""
 
-    def __init__(
-        self, sides: Sides, victims: Keyed[VictimState], flags: Mapping[str, float]
-    ) -> None:
+    def __init__(self, sides: Sides, victims: Half, flags: Mapping[str, float]) -> None:
         self.sides = sides
         self.victims = victims
         self.flags = flags
@@ -342,7 +339,7 @@ class VictimSide:
 class PayeeSide:
     """Payee-side state: keyed by the receiving account."""
 
-    def __init__(self, sides: Sides, payees: Keyed[PayeeState]) -> None:
+    def __init__(self, sides: Sides, payees: Keyed) -> None:
         self.sides = sides
         self.payees = payees
 

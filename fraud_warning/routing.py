@@ -17,7 +17,7 @@ from fraud_warning.admission import Admission
 from fraud_warning.decode import Decoded
 from fraud_warning.epoch import epoch_s
 from fraud_warning.join import Joiner
-from fraud_warning.state import Keyed, VictimState
+from fraud_warning.state import Half
 from fraud_warning.wire import Call, Sms
 
 # held in C statics when compiled: names imported from an interpreted module are looked
@@ -53,7 +53,7 @@ class Routed:
     kind (kinds in the order the batch first produced them), the number-rule hits, and
     events taken per type."""
 
-    def __init__(self, engine: Any, out: Any, victims: Keyed[VictimState]) -> None:
+    def __init__(self, engine: Any, out: Any, victims: Half) -> None:
         self.engine = engine
         self.out = out
         self.victims = victims
@@ -105,7 +105,7 @@ def route(
     out: Any,
     joiner: Joiner,
     admission: Admission,
-    victims: Keyed[VictimState],
+    victims: Half,
 ) -> Routed:
     """Take a batch's events in order through admission and the joins.
 

@@ -5,6 +5,9 @@
 - number side, keyed by calling number: distinct callees and call shape per hour;
 - payee side, keyed by receiving account: recent inbound transfers.
 
+A subscriber's victim and number sides are the two halves of one object under one key
+(:class:`Subscriber`), each read through its :class:`Half` of the store.
+
 Every container is capped, and a key idle for longer than the retention is evicted,
 so memory follows the active population, not the history.
 """
@@ -14,7 +17,7 @@ from __future__ import annotations
 import itertools
 import sys
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 # held in a C static when compiled: a name imported from sys is looked up in the module's
 # dict at every call
@@ -47,6 +50,9 @@ MAX_AGE_H: Final = 25
 # event; 26 h (the store's idle retention) covers both. Trimming by age as well as by
 # count keeps a busy key's lists at a day's worth instead of filling towards the cap.
 RECENT_S: Final = 26 * HOUR_S
+
+# A half of a subscriber's state never touched (or forgotten): older than any event.
+NEVER: Final = float("-inf")
 
 # Inbound record kinds.
 CALL: Final = 0
@@ -255,35 +261,116 @@ def flag_live(flagged_at: float | None, ts: float) -> bool:
     return flagged_at is not None and flagged_at <= ts < flagged_at + FLAG_TTL_S
 
 
-class VictimState:
-    """What the engine remembers about one subscriber.
+class Subscriber:
+    """What the engine remembers about one subscriber, from both viewpoints, in one
+    object under one key: as a possible victim (the victim half) and as a calling number
+    (the number half). One object instead of two saves an object header and a dict entry
+    per subscriber, about 90 bytes of the 500 the memory target allows.
 
-    Known counterparties are tuples while few, then insertion-ordered dicts (a hashed
-    lookup per event: arrays of 8-byte keys were compact but their linear, boxing scans
-    cost more than the rest of a call's join); the recent-event lists exist only once
-    something was recorded.
+    Each half has its own last-touched time (`victim_ts`, `number_ts`; NEVER until first
+    touched) and expires on its own: see :class:`Half`. `VictimState` and `NumberState`
+    name the halves in annotations: code reads only the half its name says.
+
+    Victim half: known counterparties are tuples while few, then insertion-ordered dicts
+    (a hashed lookup per event: arrays of 8-byte keys were compact but their linear,
+    boxing scans cost more than the rest of a call's join); the recent-event chains exist
+    only once something was recorded.
+
+    Number half: call shape in hour buckets (current and previous), and how long ago the
+    number first called or texted (in retained state). Sliding-hour figures weight the
+    previous bucket by how much of it still lies in the last hour: exact enough for
+    fan-out thresholds, O(1) in time and memory.
     """
 
     __slots__ = (
         "_contacts",
         "_payees",
+        "age_h",
+        "born_m",
+        "bucket",
+        "callees",
+        "calls",
+        "flagged_at",
         "inbound",
         "last_cell",
-        "last_ts",
+        "long_calls",
+        "number_ts",
+        "prev_calls",
+        "prev_distinct",
+        "prev_long",
+        "prev_short",
+        "risky_origin",
+        "short_calls",
         "transfers",
+        "victim_ts",
         "windows",
     )
 
+    # Every field is assigned here, not in clear_victim / clear_number: compiled, only a
+    # field set in __init__ itself is known to be always set (else a definedness bitmap
+    # and a check per read). tests/test_state_halves.py holds the two in step.
     def __init__(self) -> None:
+        # number half, the counters first and together: compiled, 4-byte fields pack
+        # without padding
+        self.bucket: i32 = -1
+        self.calls: i32 = 0
+        self.short_calls: i32 = 0
+        self.long_calls: i32 = 0
+        self.prev_distinct: i32 = 0
+        self.prev_calls: i32 = 0
+        self.prev_short: i32 = 0
+        self.prev_long: i32 = 0
+        # hour buckets from the first event's to `bucket` (capped at MAX_AGE_H), and the
+        # minute of the hour of the first event: see active_s
+        self.age_h: u8 = 0
+        self.born_m: u8 = 0
+        self.risky_origin = False
+        # distinct callees in the current hour (see SMALL)
+        self.callees: Distinct = ()
+        self.flagged_at: float | None = None
+        self.number_ts = NEVER
+        # victim half
         self._contacts: Distinct = ()
         self._payees: Distinct = ()
         # contacts from strangers and transfers made: the newest of each chain
         self.inbound: Inbound | None = None
         self.transfers: Payment | None = None
         self.last_cell: str | None = None
-        self.last_ts = 0.0
-        # rule-defined windows (fraud_warning.windows): source → [(ts, value)], when any
+        self.victim_ts = NEVER
+        # rule-defined windows of both halves (fraud_warning.windows): source → [(ts,
+        # value)], when any; a source names its side ("victim:…", "number:…")
         self.windows: dict[str, list[tuple[float, Any]]] | None = None
+
+    def clear_victim(self) -> None:
+        """Forget the victim half (it expired), as a new subscriber has it."""
+        self._contacts = self._payees = ()
+        self.inbound = None
+        self.transfers = None
+        self.last_cell = None
+        self.victim_ts = NEVER
+        self._drop_windows("victim:")
+
+    def clear_number(self) -> None:
+        """Forget the number half (it expired), as a new subscriber has it."""
+        self.bucket = -1
+        self.calls = self.short_calls = self.long_calls = 0
+        self.prev_distinct = self.prev_calls = self.prev_short = self.prev_long = 0
+        self.age_h = self.born_m = 0
+        self.risky_origin = False
+        self.callees = ()
+        self.flagged_at = None
+        self.number_ts = NEVER
+        self._drop_windows("number:")
+
+    def _drop_windows(self, side: str) -> None:
+        held = self.windows
+        if held:
+            for source in [s for s in held if s.startswith(side)]:
+                del held[source]
+            if not held:
+                self.windows = None
+
+    # -- victim half ---------------------------------------------------------------------
 
     def set_cell(self, cell: str) -> None:
         """The cell the subscriber was last seen in (held interned: a city has few)."""
@@ -309,53 +396,7 @@ class VictimState:
     def add_transfer(self, record: Payment) -> None:
         self.transfers = _push(self.transfers, record, MAX_TRANSFERS)
 
-
-class NumberState:
-    """Call shape of one calling number in hour buckets (current and previous), and how
-    long ago it first called or texted (in retained state).
-
-    Sliding-hour figures weight the previous bucket by how much of it still lies in the
-    last hour: exact enough for fan-out thresholds, O(1) in time and memory.
-    """
-
-    __slots__ = (
-        "age_h",
-        "born_m",
-        "bucket",
-        "callees",
-        "calls",
-        "flagged_at",
-        "last_ts",
-        "long_calls",
-        "prev_calls",
-        "prev_distinct",
-        "prev_long",
-        "prev_short",
-        "risky_origin",
-        "short_calls",
-        "windows",
-    )
-
-    def __init__(self) -> None:
-        # the counters first and together: compiled, 4-byte fields pack without padding
-        self.bucket: i32 = -1
-        self.calls: i32 = 0
-        self.short_calls: i32 = 0
-        self.long_calls: i32 = 0
-        self.prev_distinct: i32 = 0
-        self.prev_calls: i32 = 0
-        self.prev_short: i32 = 0
-        self.prev_long: i32 = 0
-        # hour buckets from the first event's to `bucket` (capped at MAX_AGE_H), and the
-        # minute of the hour of the first event: see active_s
-        self.age_h: u8 = 0
-        self.born_m: u8 = 0
-        self.risky_origin = False
-        # distinct callees in the current hour (see SMALL)
-        self.callees: Distinct = ()
-        self.flagged_at: float | None = None
-        self.last_ts = 0.0
-        self.windows: dict[str, list[tuple[float, Any]]] | None = None
+    # -- number half ---------------------------------------------------------------------
 
     def roll(self, ts: float) -> None:
         """Move to the hour bucket of event time `ts` (the first event starts the age)."""
@@ -420,6 +461,11 @@ class NumberState:
         return flag_live(self.flagged_at, ts)
 
 
+# the halves of a Subscriber, as annotations name them (see Subscriber)
+VictimState = Subscriber
+NumberState = Subscriber
+
+
 class PayeeState:
     """Recent inbound transfers to one account: the newest of their chain."""
 
@@ -431,9 +477,6 @@ class PayeeState:
 
     def add(self, record: Credit) -> None:
         self.inbound = _push(self.inbound, record, MAX_PAYEE_INBOUND)
-
-
-S = TypeVar("S", VictimState, NumberState, PayeeState)
 
 
 def deep_size(obj: object, seen: set[int] | None = None) -> int:
@@ -457,8 +500,8 @@ def deep_size(obj: object, seen: set[int] | None = None) -> int:
     return size
 
 
-class Keyed(Generic[S]):
-    """A dict of per-key state, swept for idle keys a slice at a time.
+class Keyed:
+    """The payee side's per-key state, swept for idle keys a slice at a time.
 
     A touch is one dict lookup (no reordering); eviction walks a snapshot of the keys in
     slices, so its cost is spread over the events that created them and no batch stalls
@@ -466,49 +509,39 @@ class Keyed(Generic[S]):
     whether or not a sweep has reached it yet, so eviction timing never changes a result.
     """
 
-    def __init__(self, factory: type[S], retention_s: float) -> None:
-        self._factory: type[S] = factory
+    def __init__(self, retention_s: float) -> None:
         self.retention_s = retention_s
-        self._items: dict[str, S] = {}
-        self._sweep: list[str] = []  # keys still to check in the current sweep
+        self._items: dict[str, PayeeState] = {}
+        self._sweep = Sweep()
 
-    def touch(self, key: str, ts: float) -> S:
+    def touch(self, key: str, ts: float) -> PayeeState:
         """The state for `key`, created if new, marked as touched at `ts`."""
         state = self._items.get(key)
         if state is None or state.last_ts < ts - self.retention_s:
-            fresh: S = self._factory()
-            self._items[intern(key)] = state = fresh
+            self._items[intern(key)] = state = PayeeState()
         if ts > state.last_ts:
             state.last_ts = ts
         return state
 
-    def get(self, key: str, ts: float) -> S | None:
+    def get(self, key: str, ts: float) -> PayeeState | None:
         """The state for `key` as of event time `ts`, or None if absent or expired."""
         state = self._items.get(key)
         if state is None or state.last_ts < ts - self.retention_s:
             return None
         return state
 
-    def items(self) -> Iterator[tuple[str, S]]:
+    def items(self) -> Iterator[tuple[str, PayeeState]]:
         """Every held key and its state (expired ones included: they read as absent)."""
         return iter(self._items.items())
 
-    def put(self, key: str, state: S) -> None:
+    def put(self, key: str, state: PayeeState) -> None:
         """Hold `state` for `key` as it is (a snapshot being restored)."""
         self._items[intern(key)] = state
 
     def estimate_bytes(self, sample: int = 64) -> int:
         """Bytes held: the mean deep size of up to `sample` keys' state times the key count."""
-        if not self._items:
-            return 0
-        # spread over insertion order: the first keys alone (the oldest, often busiest)
-        # biased the estimate
-        step = max(1, len(self._items) // sample)
-        sizes = [
-            sys.getsizeof(key) + deep_size(state)
-            for key, state in itertools.islice(self._items.items(), 0, None, step)
-        ]
-        return int(sum(sizes) / len(sizes) * len(self._items))
+        sizes = [sys.getsizeof(k) + deep_size(s) for k, s in _spread(self._items, sample)]
+        return int(sum(sizes) / len(sizes) * len(self._items)) if sizes else 0
 
     def held(self, key: str) -> bool:
         """Whether `key` still occupies memory (expired or not)."""
@@ -518,13 +551,8 @@ class Keyed(Generic[S]):
         """Check up to `budget` keys (all when None) and drop those last touched before
         `before`; a sweep resumes where the previous call stopped. Returns how many went."""
         items = self._items
-        if not self._sweep:
-            self._sweep = list(items)
-        take = len(self._sweep) if budget is None else min(budget, len(self._sweep))
-        chunk = self._sweep[len(self._sweep) - take :]
-        del self._sweep[len(self._sweep) - take :]
         gone = 0
-        for key in chunk:
+        for key in self._sweep.next(items, budget):
             state = items.get(key)
             if state is not None and state.last_ts < before:
                 del items[key]
@@ -535,37 +563,194 @@ class Keyed(Generic[S]):
         return len(self._items)
 
 
+class Sweep:
+    """The keys still to check in an idle-key sweep: a snapshot of a dict's keys, handed
+    out in slices, so one sweep's cost is spread over many batches."""
+
+    def __init__(self) -> None:
+        self._keys: list[str] = []
+
+    def next(self, items: dict[str, Any], budget: int | None) -> list[str]:
+        """Up to `budget` keys (all that are left when None); a new sweep starts when the
+        last one is done."""
+        keys = self._keys
+        if not keys:
+            keys = self._keys = list(items)
+        take = len(keys) if budget is None else min(budget, len(keys))
+        chunk = keys[len(keys) - take :]
+        del keys[len(keys) - take :]
+        return chunk
+
+
+def _spread(items: dict[str, Any], sample: int) -> list[tuple[str, Any]]:
+    """Up to about `sample` entries spread over insertion order: the first keys alone
+    (the oldest, often busiest) biased size estimates."""
+    step = max(1, len(items) // sample)
+    return list(itertools.islice(items.items(), 0, None, step))
+
+
+class Half:
+    """One viewpoint's view (victim or number) of the store's subscribers.
+
+    A touch is one dict lookup. A half idle for longer than the retention reads as
+    absent and, touched again, starts afresh (its fields cleared), whatever the other half
+    does; the store's sweep clears idle halves and drops a subscriber once both are. So,
+    as with separate dicts, eviction timing never changes a result.
+    """
+
+    def __init__(self, items: dict[str, Subscriber], retention_s: float) -> None:
+        self._items = items
+        self.retention_s = retention_s
+        self.count = 0  # subscribers whose half is held (expired or not)
+
+    def seen(self, state: Subscriber) -> float:
+        """When the half was last touched (NEVER: not held)."""
+        raise NotImplementedError
+
+    def mark(self, state: Subscriber, ts: float) -> None:
+        raise NotImplementedError
+
+    def clear(self, state: Subscriber) -> None:
+        """Forget the half, as a new subscriber has it (and NEVER touched)."""
+        raise NotImplementedError
+
+    def touch(self, key: str, ts: float) -> Subscriber:
+        """The subscriber `key`, created if new, its half marked as touched at `ts`
+        (cleared first if it had expired)."""
+        state = self._items.get(key)
+        if state is None:
+            self._items[intern(key)] = state = Subscriber()
+        seen = self.seen(state)
+        if seen < ts - self.retention_s:
+            if seen == NEVER:
+                self.count += 1
+            else:
+                self.clear(state)
+            self.mark(state, ts)
+        elif ts > seen:
+            self.mark(state, ts)
+        return state
+
+    def get(self, key: str, ts: float) -> Subscriber | None:
+        """The subscriber `key` as of event time `ts`, or None if its half is absent or
+        expired."""
+        state = self._items.get(key)
+        if state is None or self.seen(state) < ts - self.retention_s:
+            return None
+        return state
+
+    def items(self) -> Iterator[tuple[str, Subscriber]]:
+        """Every subscriber whose half is held (expired ones included: they read as
+        absent)."""
+        return iter([(k, s) for k, s in self._items.items() if self.seen(s) != NEVER])
+
+    def restore(self, key: str, last_ts: float) -> Subscriber:
+        """The subscriber `key` with its half held as last touched at `last_ts`, for a
+        snapshot being restored to fill in."""
+        state = self._items.get(key)
+        if state is None:
+            self._items[intern(key)] = state = Subscriber()
+        if self.seen(state) == NEVER:
+            self.count += 1
+        self.mark(state, last_ts)
+        return state
+
+    def forget_idle(self, state: Subscriber, before: float) -> None:
+        """Clear the half if it was last touched before `before` (the store's sweep)."""
+        seen = self.seen(state)
+        if seen < before and seen != NEVER:
+            self.clear(state)
+            self.count -= 1
+
+    def held(self, key: str) -> bool:
+        """Whether the half of `key` still occupies memory (expired or not)."""
+        state = self._items.get(key)
+        return state is not None and self.seen(state) != NEVER
+
+    def __len__(self) -> int:
+        return self.count
+
+
+class VictimHalf(Half):
+    def seen(self, state: Subscriber) -> float:
+        return state.victim_ts
+
+    def mark(self, state: Subscriber, ts: float) -> None:
+        state.victim_ts = ts
+
+    def clear(self, state: Subscriber) -> None:
+        state.clear_victim()
+
+
+class NumberHalf(Half):
+    def seen(self, state: Subscriber) -> float:
+        return state.number_ts
+
+    def mark(self, state: Subscriber, ts: float) -> None:
+        state.number_ts = ts
+
+    def clear(self, state: Subscriber) -> None:
+        state.clear_number()
+
+
 class StateStore:
-    """All three viewpoints' state, with one retention for idle keys."""
+    """All three viewpoints' state, with one retention for idle keys: subscribers (their
+    victim and number halves, one object each) and payee accounts."""
 
     def __init__(self, retention_s: float = 26 * HOUR_S) -> None:
         self.retention_s = retention_s
-        self.victims: Keyed[VictimState] = Keyed(VictimState, retention_s)
-        self.numbers: Keyed[NumberState] = Keyed(NumberState, retention_s)
-        self.payees: Keyed[PayeeState] = Keyed(PayeeState, retention_s)
+        self._subscribers: dict[str, Subscriber] = {}
+        self._sweep = Sweep()
+        self.victims = VictimHalf(self._subscribers, retention_s)
+        self.numbers = NumberHalf(self._subscribers, retention_s)
+        self.payees = Keyed(retention_s)
         # number → when it was flagged: what the victim side reads of the number side
         self.flags: dict[str, float] = {}
 
     def evict_idle(self, watermark: float, budget: int | None = None) -> int:
-        """Evict keys idle for longer than the retention, checking up to `budget` keys
-        per viewpoint (all of them when None)."""
+        """Evict state idle for longer than the retention, checking up to `budget`
+        subscribers and `budget` payees (all of them when None). Returns how many keys
+        went."""
         before = watermark - self.retention_s
-        return (
-            self.victims.evict_idle(before, budget)
-            + self.numbers.evict_idle(before, budget)
-            + self.payees.evict_idle(before, budget)
-        )
+        items, victims, numbers = self._subscribers, self.victims, self.numbers
+        gone = 0
+        for key in self._sweep.next(items, budget):
+            state = items.get(key)
+            if state is None:
+                continue
+            victims.forget_idle(state, before)
+            numbers.forget_idle(state, before)
+            if state.victim_ts == NEVER and state.number_ts == NEVER:
+                del items[key]
+                gone += 1
+        return gone + self.payees.evict_idle(before, budget)
 
     def expire_flags(self, watermark: float) -> None:
         """Forget flags past their lifetime (reads check it: this only bounds memory)."""
         for number in [n for n, at in self.flags.items() if at + FLAG_TTL_S <= watermark]:
             del self.flags[number]
 
-    def estimate_bytes(self) -> dict[str, int]:
+    def estimate_bytes(self, sample: int = 64) -> dict[str, int]:
+        """Bytes held per viewpoint, from a sample of keys. A subscriber's key and object
+        count on its victim side when that half is held (else on its number side); each
+        half's containers and records on its own side."""
+        sides = {"victims": 0.0, "numbers": 0.0}
+        entries = _spread(self._subscribers, sample)
+        for key, state in entries:
+            seen: set[int] = set()
+            shared = sys.getsizeof(key) + sys.getsizeof(state)
+            victim = sum(deep_size(getattr(state, n), seen) for n in _VICTIM_HELD)
+            number = sum(deep_size(getattr(state, n), seen) for n in _NUMBER_HELD)
+            number += _windows_size(state.windows, "number:", seen)
+            victim += _windows_size(state.windows, "victim:", seen)
+            sides["victims" if state.victim_ts != NEVER else "numbers"] += shared
+            sides["victims"] += victim
+            sides["numbers"] += number
+        scale = len(self._subscribers) / len(entries) if entries else 0.0
         return {
-            "victims": self.victims.estimate_bytes(),
-            "numbers": self.numbers.estimate_bytes(),
-            "payees": self.payees.estimate_bytes(),
+            "victims": int(sides["victims"] * scale),
+            "numbers": int(sides["numbers"] * scale),
+            "payees": self.payees.estimate_bytes(sample),
         }
 
     def sizes(self) -> dict[str, int]:
@@ -576,16 +761,32 @@ class StateStore:
         }
 
 
+# what each half holds beyond the subscriber object's own fields
+_VICTIM_HELD: Final = ("_contacts", "_payees", "inbound", "transfers")
+_NUMBER_HELD: Final = ("callees", "flagged_at")
+
+
+def _windows_size(held: dict[str, Any] | None, side: str, seen: set[int]) -> int:
+    """Deep size of one side's windows, with its share of the dict holding them."""
+    if not held:
+        return 0
+    mine = [k for k in held if k.startswith(side)]
+    share = sys.getsizeof(held) * len(mine) // len(held)
+    return share + sum(deep_size(k, seen) + deep_size(held[k], seen) for k in mine)
+
+
 __all__ = [
     "ACTIVE_CAP_S",
     "CALL",
     "FLAG_TTL_S",
     "HOUR_S",
     "MAX_AGE_H",
+    "NEVER",
     "RECENT_S",
     "SMS",
     "Credit",
     "Distinct",
+    "Half",
     "Inbound",
     "Keyed",
     "NumberState",
@@ -593,6 +794,7 @@ __all__ = [
     "Payment",
     "Recent",
     "StateStore",
+    "Subscriber",
     "VictimState",
     "chain",
     "deep_size",

@@ -286,16 +286,23 @@ def _time(entry: Entry) -> float:
     return entry[0]
 
 
-def windows_out(held: Held | None) -> dict[str, list[Entry]] | None:
-    """A key's windows as plain values (snapshots)."""
-    return held if held else None
+def windows_out(held: Held | None, side: str) -> dict[str, list[Entry]] | None:
+    """A key's windows on `side` ("victim" or "number") as plain values (snapshots): a
+    subscriber holds both halves' windows in one dict."""
+    mine = {k: v for k, v in held.items() if k.startswith(side + ":")} if held else None
+    return mine or None
 
 
-def windows_in(data: Mapping[str, Iterable[Sequence[Any]]] | None) -> Held | None:
-    """A key's windows back from plain values."""
+def windows_in(
+    data: Mapping[str, Iterable[Sequence[Any]]] | None, into: Held | None = None
+) -> Held | None:
+    """A key's windows back from plain values, added to those it holds (`into`, the
+    other half's)."""
     if not data:
-        return None
-    return {key: [(float(t), v) for t, v in entries] for key, entries in data.items()}
+        return into
+    held = into if into is not None else {}
+    held.update({key: [(float(t), v) for t, v in entries] for key, entries in data.items()})
+    return held
 
 
 EMPTY = Windows()

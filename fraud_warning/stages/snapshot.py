@@ -120,19 +120,19 @@ def _records_out(newest: Recent | None) -> list[Any]:
 
 def _victim_out(s: VictimState) -> list[Any]:
     return [
-        s.last_ts,
+        s.victim_ts,
         s.last_cell,
         distinct_keys(s._contacts),
         distinct_keys(s._payees),
         _records_out(s.inbound),
         _records_out(s.transfers),
-        windows_out(s.windows),
+        windows_out(s.windows, "victim"),
     ]
 
 
 def _number_out(s: NumberState) -> list[Any]:
     return [
-        s.last_ts,
+        s.number_ts,
         s.bucket,
         sorted(distinct_keys(s.callees)),  # a set: sorted, so equal state dumps to equal bytes
         s.calls,
@@ -144,7 +144,7 @@ def _number_out(s: NumberState) -> list[Any]:
         s.prev_long,
         s.flagged_at,
         s.risky_origin,
-        windows_out(s.windows),
+        windows_out(s.windows, "number"),
         s.age_h,
         s.born_m,
     ]
@@ -154,28 +154,26 @@ def _fill(store: StateStore, snap: _Snapshot) -> None:
     # a snapshot from before rule-defined windows has no windows entry: read as none
     for key, values in snap.victims.items():
         last_ts, cell, contacts, payees, inbound, transfers = values[:6]
-        v = VictimState()
-        v.windows = windows_in(values[6] if len(values) > 6 else None)
-        v.last_ts, v.last_cell = last_ts, cell
+        v = store.victims.restore(key, last_ts)
+        v.windows = windows_in(values[6] if len(values) > 6 else None, v.windows)
+        v.last_cell = cell
         for number in contacts:
             v.add_contact(number)
         for account in payees:
             v.add_payee(account)
         v.inbound = chain([Inbound(*r) for r in inbound])
         v.transfers = chain([Payment(*r) for r in transfers])
-        store.victims.put(key, v)
     for key, values in snap.numbers.items():
-        n = NumberState()
-        (n.last_ts, n.bucket, callees, n.calls, n.short_calls, n.long_calls) = values[:6]
+        n = store.numbers.restore(key, values[0])
+        (n.bucket, callees, n.calls, n.short_calls, n.long_calls) = values[1:6]
         (n.prev_distinct, n.prev_calls, n.prev_short, n.prev_long) = values[6:10]
         n.flagged_at, n.risky_origin = values[10], values[11]
-        n.windows = windows_in(values[12] if len(values) > 12 else None)
+        n.windows = windows_in(values[12] if len(values) > 12 else None, n.windows)
         # a snapshot from before the number's age was kept cannot say when it was first
         # seen: read it as established (a day old), never as a new number
         n.age_h, n.born_m = values[13:15] if len(values) > 14 else (MAX_AGE_H, 0)
         for number in callees:
             n.add_callee(number)
-        store.numbers.put(key, n)
     for key, (last_ts, inbound) in snap.payees.items():
         p = PayeeState()
         p.last_ts = last_ts
