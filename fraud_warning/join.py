@@ -199,10 +199,10 @@ class NumberSide:
             number.long_calls += 1
         number.risky_origin = ev.origin in RISKY_ORIGINS
         windows = self.sides.windows
-        if windows.records("number", "call"):
+        if windows.records("number:call"):
             origin = ev.origin or derive_origin(ev.caller)
             fields = {"callee": ev.callee, "duration_s": ev.duration_s, "origin": origin}
-            windows.record(number, "number", "call", ts, fields)
+            windows.record(number, "number:call", ts, fields)
         return self._seen(number, ev.caller, "number", ts)
 
     def sms(self, ev: Sms, ts: float) -> tuple[Caller, list[float] | None]:
@@ -212,9 +212,9 @@ class NumberSide:
         number.roll(ts)
         number.add_callee(ev.receiver)
         windows = self.sides.windows
-        if windows.records("number", "sms"):
+        if windows.records("number:sms"):
             fields = {"receiver": ev.receiver, "text": ev.text or "", "has_url": bool(ev.has_url)}
-            windows.record(number, "number", "sms", ts, fields)
+            windows.record(number, "number:sms", ts, fields)
         return self._seen(number, ev.sender, "number_sms", ts)
 
     def _seen(
@@ -255,7 +255,7 @@ class VictimSide:
         sides = self.sides
         service, known = sides.is_service(ev.caller), state.knows(ev.caller)
         windows = sides.windows
-        if windows.records("victim", "call"):
+        if windows.records("victim:call"):
             fields = {
                 "caller": ev.caller,
                 "duration_s": ev.duration_s,
@@ -265,7 +265,7 @@ class VictimSide:
                 "caller_fanout_1h": caller.fanout,
                 "caller_flagged": caller.flagged,
             }
-            windows.record(state, "victim", "call", ts, fields)
+            windows.record(state, "victim:call", ts, fields)
         if service or known:
             return None
         risky = ev.origin in RISKY_ORIGINS
@@ -291,7 +291,7 @@ class VictimSide:
         service, known = sides.is_service(ev.sender), state.knows(ev.sender)
         has_url = bool(ev.has_url)
         windows = sides.windows
-        if windows.records("victim", "sms"):
+        if windows.records("victim:sms"):
             fields = {
                 "sender": ev.sender,
                 "text": ev.text or "",
@@ -301,7 +301,7 @@ class VictimSide:
                 "sender_fanout_1h": sender.fanout,
                 "sender_flagged": sender.flagged,
             }
-            windows.record(state, "victim", "sms", ts, fields)
+            windows.record(state, "victim:sms", ts, fields)
         if service or known:
             return None
         state.add_inbound(Inbound(ts, ev.sender, 0, False, SMS, has_url, sender.fanout))
@@ -324,14 +324,14 @@ class VictimSide:
         payer.add_transfer(Payment(ts, ev.payee_account, ev.amount_cny, was_new))
         payer.add_payee(ev.payee_account)
         windows = self.sides.windows
-        if windows.records("victim", "transfer"):
+        if windows.records("victim:transfer"):
             fields = {
                 "payee_account": ev.payee_account,
                 "amount_cny": ev.amount_cny,
                 "payee_is_new": was_new,
                 "channel": ev.channel,
             }
-            windows.record(payer, "victim", "transfer", ts, fields)
+            windows.record(payer, "victim:transfer", ts, fields)
         extra = windows.by_id(payer, "transfer", ts) if half is not None else {}
         return PayerHalf(context, half, extra)
 

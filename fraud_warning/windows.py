@@ -206,12 +206,13 @@ class Windows:
             for spec in specs:
                 retention[spec.source] = max(retention.get(spec.source, 0.0), spec.within_s)
                 first.setdefault(spec.source, spec)
-        sources: dict[tuple[str, str], list[_Source]] = {}
+        # keyed "side:event": a constant string's hash is cached, a tuple's is not
+        sources: dict[str, list[_Source]] = {}
         for key, spec in first.items():
             test = compile_test(spec.where, lists) if spec.where is not None else None
             field = spec.field if spec.func != "count" else None
             source = _Source(key, field, test, retention[key])
-            sources.setdefault((spec.side, spec.event), []).append(source)
+            sources.setdefault(f"{spec.side}:{spec.event}", []).append(source)
         self._sources = {where: tuple(found) for where, found in sources.items()}
         # the victim stages get an SMS's text only when a feature reads it
         self.reads_sms_text = any(
@@ -221,9 +222,10 @@ class Windows:
             for spec in first.values()
         )
 
-    def records(self, side: str, event: str) -> bool:
-        """Whether any feature reads `event`s on `side` (else build no fields for them)."""
-        return (side, event) in self._sources
+    def records(self, where: str) -> bool:
+        """Whether any feature reads the events of `where` ("side:event", e.g.
+        "victim:sms"; else build no fields for them)."""
+        return where in self._sources
 
     def columns(self, kind: str) -> int:
         return len(self._columns.get(kind, ()))
@@ -231,9 +233,10 @@ class Windows:
     def fids(self, kind: str) -> tuple[str, ...]:
         return tuple(c.fid for c in self._columns.get(kind, ()))
 
-    def record(self, state: HasWindows, side: str, event: str, ts: float, fields: Fields) -> None:
-        """Add an event to the key's windows it passes the test of."""
-        for source in self._sources.get((side, event), ()):
+    def record(self, state: HasWindows, where: str, ts: float, fields: Fields) -> None:
+        """Add an event of `where` ("side:event") to the key's windows it passes the
+        test of."""
+        for source in self._sources.get(where, ()):
             if source.test is not None and not source.test(fields):
                 continue
             value = fields[source.field] if source.field is not None else 1.0

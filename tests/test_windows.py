@@ -241,8 +241,8 @@ def test_a_window_saturates_at_its_cap_and_keeps_event_time_order() -> None:
 
     key = Key()
     for i in range(MAX_ENTRIES + 50):
-        windows.record(key, "victim", "sms", float(i), {})
-    windows.record(key, "victim", "sms", 500.5, {})  # late: slotted in by time
+        windows.record(key, "victim:sms", float(i), {})
+    windows.record(key, "victim:sms", 500.5, {})  # late: slotted in by time
     held = key.windows[spec.source]  # type: ignore[index]
     assert len(held) == MAX_ENTRIES
     assert [t for t, _ in held] == sorted(t for t, _ in held)
