@@ -238,12 +238,19 @@ def number_features(number: NumberState, ts: float) -> list[float]:
     return [distinct, calls, ratio, long_calls, risky, number.active_s(ts)]
 
 
+def clears(gate: tuple[tuple[int, float], ...], row: list[float]) -> bool:
+    """Whether `row` reaches every lower bound of a kind's gate (`Registry.gate`): below
+    any, no rule of the kind can fire."""
+    return not any(row[index] < bound for index, bound in gate)
+
+
 __all__ = [
     "CALL",
     "CATALOGUE",
     "NUMBER_KINDS",
     "FeatureConfig",
     "caller_features",
+    "clears",
     "number_features",
     "payee_features",
     "payer_features",

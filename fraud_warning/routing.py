@@ -16,6 +16,7 @@ from typing import Any, Final
 from fraud_warning.admission import Admission
 from fraud_warning.decode import Decoded
 from fraud_warning.epoch import epoch_s
+from fraud_warning.features import clears
 from fraud_warning.join import Joiner
 from fraud_warning.state import Half
 from fraud_warning.wire import Call, Sms
@@ -57,6 +58,9 @@ class Routed:
         self.engine = engine
         self.out = out
         self.victims = victims
+        # the number rules' gates, checked here: most number rows fall below them, and a
+        # call back into the interpreted engine per row cost more than the join
+        self.gates: dict[str, tuple[tuple[int, float], ...]] = engine.models.number_gates
         self.rows: dict[str, list[Row]] = {}
         self.values: dict[str, list[list[float]]] = {}
         self.hits: list[tuple[int, Row, list[Any]]] = []
@@ -86,7 +90,7 @@ class Routed:
                 self.values[trigger] = []
             rows.append(self._row(seq, subscriber, ev, ts, watermark))
             self.values[trigger].append(values)
-        if number_row is not None:
+        if number_row is not None and clears(self.gates[number_kind], number_row):
             fired = self.engine._number_verdicts(number_row, number, ev, ts, number_kind, self.out)
             if fired:
                 self.hits.append((seq, self._row(seq, number, ev, ts, watermark), fired))

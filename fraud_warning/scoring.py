@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from fraud_warning.features import NUMBER_KINDS
+from fraud_warning.features import NUMBER_KINDS, clears
 from fraud_warning.metrics import Metrics
 from fraud_warning.registry import Registry
 from fraud_warning.risk import Verdict
@@ -46,7 +46,9 @@ class Models:
         self.registry = registry
         # even for one or two rules the bitmask screen costs less than checking each
         self._screens = {kind: GateScreen(registry.by_kind.get(kind, ())) for kind in NUMBER_KINDS}
-        self._number_gate = {kind: registry.gate(kind) for kind in NUMBER_KINDS}
+        # per number kind, the bounds a row must reach for any rule to fire (the embedded
+        # engine checks them in its compiled loop before calling `number`)
+        self.number_gates = {kind: registry.gate(kind) for kind in NUMBER_KINDS}
         self._victim_rules = {
             kind: RuleMatrix(rules)
             for kind, rules in registry.by_kind.items()
@@ -66,12 +68,11 @@ class Models:
             for scorer in scorers
         }
 
-    def number(self, row: Sequence[float], kind: str = "number") -> Fired:
+    def number(self, row: list[float], kind: str = "number") -> Fired:
         """The number rules of `kind` (a call: `number`, an SMS: `number_sms`) that fire
         on one number row (gated first)."""
-        for index, bound in self._number_gate[kind]:
-            if row[index] < bound:
-                return NOTHING_FIRED
+        if not clears(self.number_gates[kind], row):
+            return NOTHING_FIRED
         self._number_rows[kind] += 1  # every rule of the kind ran on it (counted per batch)
         fired = NOTHING_FIRED
         for rule in self._screens[kind].candidates(row):

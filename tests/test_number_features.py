@@ -4,13 +4,15 @@ seen (in retained state), as rules read it, kept and restored."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import msgspec
 import pytest
 
-from fraud_warning.features import NUMBER
+from fraud_warning.features import NUMBER, clears
 from fraud_warning.join import Joiner
 from fraud_warning.refdata import RefData
+from fraud_warning.registry import load_registry
 from fraud_warning.stages import snapshot
 from fraud_warning.state import ACTIVE_CAP_S, HOUR_S, NumberState, StateStore
 from fraud_warning.wire import Call, Sms
@@ -156,3 +158,20 @@ def test_the_age_costs_two_small_ints_per_number() -> None:
     for hours in range(0, 60, 7):
         state.roll(T0.timestamp() + hours * HOUR_S)
         assert 0 <= state.age_h <= 256 and 0 <= state.born_m < 60
+
+
+def test_a_row_clears_the_gate_only_at_or_above_every_bound() -> None:
+    registry = load_registry(Path(__file__).resolve().parents[1] / "rules")
+    gate = registry.gate("number")
+    assert gate  # the shipped number rules share lower bounds
+    at = [0.0] * len(NUMBER)
+    for index, bound in gate:
+        at[index] = bound
+    assert clears(gate, at)
+    for index, bound in gate:
+        below = list(at)
+        below[index] = bound - 1e-9
+        assert not clears(gate, below)
+    # a NaN is not below a bound: the rules see it, as before the gate moved
+    assert clears(gate, [float("nan")] * len(NUMBER))
+    assert clears((), [])
