@@ -27,7 +27,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 PACKAGE = ROOT / "fraud_warning"
-MODULES = ("state", "join", "features", "windows", "admission", "decode", "routing", "epoch")
+MODULES = (
+    "state",
+    "join",
+    "features",
+    "windows",
+    "admission",
+    "decode",
+    "routing",
+    "epoch",
+    "murmur",
+)
 
 
 def clean() -> None:

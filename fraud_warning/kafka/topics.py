@@ -23,6 +23,7 @@ import argparse
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from fraud_warning.murmur import partition_for
 from fraud_warning.settings import env
 from fraud_warning.wire import Call, Sms, Transfer, WireEvent
 
@@ -164,18 +165,10 @@ def payee_key(event: WireEvent | Mapping[str, object]) -> str | None:
     return _key(event, PAYEE_FIELD)
 
 
-def partition_for(key: bytes, partitions: int) -> int:
-    """The partition Kafka's default partitioner (Java, aiokafka, Faust) gives `key`."""
-    # imported here: the CLI may import this module just to build its parser
-    from aiokafka.partitioner import murmur2  # type: ignore[import-untyped]
-
-    return int(murmur2(key) & 0x7FFFFFFF) % partitions
-
-
 class Partitioner:
-    """`partition_for` over one topic's partitions, remembered per key: murmur2 in Python
-    costs microseconds and keys repeat a lot. Bounded: at `bound` keys it starts over
-    (a city's active keys fit many times over)."""
+    """`partition_for` over one topic's partitions, remembered per key: keys repeat a
+    lot, and a dict lookup is cheaper than encoding and hashing the key again. Bounded:
+    at `bound` keys it starts over (a city's active keys fit many times over)."""
 
     def __init__(self, partitions: int, bound: int = 1_000_000) -> None:
         self.partitions = partitions

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import random
 from datetime import UTC, datetime
 
 import pytest
@@ -47,6 +48,21 @@ def test_partition_for_is_the_default_partitioner() -> None:
     for i in range(200):
         key = f"+86138{i:08d}".encode()
         assert topics.partition_for(key, 6) == partitioner(key, list(range(6)), list(range(6)))
+
+
+def test_murmur2_is_kafkas_for_keys_of_every_length_and_byte() -> None:
+    from aiokafka.partitioner import murmur2 as reference
+
+    from fraud_warning.murmur import murmur2
+
+    rng = random.Random(7)
+    keys = [bytes(rng.randrange(256) for _ in range(n % 41)) for n in range(3000)]
+    keys += [b"\xff" * n for n in range(9)] + [b"+8613800000001", "李".encode()]
+    for key in keys:
+        assert murmur2(key) == reference(key), key
+    # the Java client's own test vectors (org.apache.kafka.common.utils.UtilsTest)
+    assert murmur2(b"21") == (-973932308) & 0xFFFFFFFF
+    assert murmur2(b"abc") == 479470107
 
 
 def test_bootstrap_servers_from_broker_urls() -> None:
