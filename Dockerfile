@@ -16,6 +16,7 @@ RUN python -m venv /opt/fw \
  && /opt/fw/bin/pip install --no-cache-dir . "mypy>=1.10" "setuptools>=77" \
  && /opt/fw/bin/python build_native.py \
  && cp fraud_warning/*.so /opt/fw/lib/python3.11/site-packages/fraud_warning/ \
+ && cp fraud_warning/stages/*.so /opt/fw/lib/python3.11/site-packages/fraud_warning/stages/ \
  && /opt/fw/bin/pip uninstall -y mypy librt
 
 # Runtime stage: no compiler. LightGBM's wheel needs the OpenMP runtime.

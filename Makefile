@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 
 # The per-event modules compiled with mypyc (build_native.py): 1.4-1.6x faster, the same
 # alerts; without a C compiler, or with FW_INTERPRETED=1, the package runs interpreted.
-$(NATIVE): $(STAMP) build_native.py $(wildcard fraud_warning/*.py)
+$(NATIVE): $(STAMP) build_native.py $(wildcard fraud_warning/*.py fraud_warning/stages/*.py)
 	$(BIN)/python build_native.py
 	touch $(NATIVE)
 
@@ -46,4 +46,4 @@ audit: $(STAMP)
 	$(BIN)/bandit -q -r fraud_warning -ll
 
 clean:
-	rm -rf $(VENV) feeds/cache .pytest_cache .mypy_cache .ruff_cache build fraud_warning/*.so
+	rm -rf $(VENV) feeds/cache .pytest_cache .mypy_cache .ruff_cache build fraud_warning/*.so fraud_warning/stages/*.so

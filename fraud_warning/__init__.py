@@ -12,14 +12,14 @@ __all__ = ["__version__"]
 
 
 def _refuse_stale_compiled(here: Path) -> None:
-    for compiled in here.glob("*.so"):
+    for compiled in here.rglob("*.so"):
         name = compiled.name.split(".", 1)[0]
-        source = here / f"{name}.py"
+        source = compiled.parent / f"{name}.py"
         if source.is_file() and source.stat().st_mtime > compiled.stat().st_mtime:
             raise ImportError(
-                f"{here.name}/{name}.py changed after it was compiled: run `make setup` "
-                "(or `python build_native.py`) to compile it again, or `make interpreted` "
-                "to run the package without its compiled modules"
+                f"{source.relative_to(here.parent)} changed after it was compiled: run "
+                "`make setup` (or `python build_native.py`) to compile it again, or "
+                "`make interpreted` to run the package without its compiled modules"
             )
 
 

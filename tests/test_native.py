@@ -34,6 +34,16 @@ def test_a_compiled_module_older_than_its_source_is_refused(tmp_path: Path) -> N
     os.utime(source, (3_000, 3_000))
     with pytest.raises(ImportError, match=r"state\.py changed after it was compiled"):
         _refuse_stale_compiled(tmp_path)
+    # and in a subpackage (stages/merge.py is compiled too)
+    os.utime(source, (1_000, 1_000))
+    (tmp_path / "stages").mkdir()
+    nested, nested_source = tmp_path / "stages" / compiled.name, tmp_path / "stages" / "state.py"
+    nested.write_bytes(b"")
+    nested_source.write_text("x = 1\n")
+    os.utime(nested, (2_000, 2_000))
+    os.utime(nested_source, (3_000, 3_000))
+    with pytest.raises(ImportError, match=r"stages/state\.py changed after it was compiled"):
+        _refuse_stale_compiled(tmp_path)
 
 
 @pytest.mark.skipif(not COMPILED, reason="nothing compiled here (no C compiler, or interpreted)")

@@ -13,6 +13,10 @@ import msgspec
 
 from fraud_warning.risk import Verdict
 
+# The stages records travel between: number, victim, payee, alert (see stages.tasks).
+NUMBER, VICTIM, PAYEE, ALERT = "N", "V", "P", "A"
+STAGES = (NUMBER, VICTIM, PAYEE, ALERT)
+
 # Parts of one event, in the embedded engine's order.
 MADE = 0  # the caller's / sender's half
 RECEIVED = 1  # the callee's / receiver's half, a transfer's payer or payee half
@@ -136,6 +140,8 @@ class Verdicts(msgspec.Struct, tag="vd", array_like=True, gc=False):
 
 Ordered = CallMade | CallReceived | SmsSent | SmsReceived | Paid | Flag | PayeeRow | Verdicts
 Record = Mark | Ordered
+# what a task sends: (stage, key, record); key None means every partition of the stage
+Send = tuple[str, str | None, Record]
 
 
 def order_key(record: Ordered) -> tuple[float, str, int]:
@@ -149,6 +155,11 @@ def event_time(t: float, tz: int) -> datetime:
 
 
 __all__ = [
+    "ALERT",
+    "NUMBER",
+    "PAYEE",
+    "STAGES",
+    "VICTIM",
     "CallMade",
     "CallReceived",
     "Flag",
@@ -157,6 +168,7 @@ __all__ = [
     "Paid",
     "PayeeRow",
     "Record",
+    "Send",
     "SmsReceived",
     "SmsSent",
     "Verdicts",

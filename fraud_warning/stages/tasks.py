@@ -24,7 +24,6 @@ import msgspec
 from fraud_warning.alerting import Alerter, Output, Trigger
 from fraud_warning.decode import DeadLetter, Decoded
 from fraud_warning.engine import EngineConfig, wanted_kinds
-from fraud_warning.epoch import epoch_s, offset_s
 from fraud_warning.features import FeatureConfig
 from fraud_warning.join import Caller, NumberSide, PayeeSide, PayerHalf, Sides, VictimSide
 from fraud_warning.metrics import Metrics
@@ -32,7 +31,13 @@ from fraud_warning.refdata import RefData
 from fraud_warning.registry import Registry
 from fraud_warning.scoring import Models
 from fraud_warning.stages.merge import Merger
+from fraud_warning.stages.numbering import number_events
 from fraud_warning.stages.records import (
+    ALERT,
+    NUMBER,
+    PAYEE,
+    STAGES,
+    VICTIM,
     CallMade,
     CallReceived,
     Flag,
@@ -41,6 +46,7 @@ from fraud_warning.stages.records import (
     Paid,
     PayeeRow,
     Record,
+    Send,
     SmsReceived,
     SmsSent,
     Verdicts,
@@ -50,12 +56,8 @@ from fraud_warning.stages.records import (
 from fraud_warning.state import StateStore
 from fraud_warning.wire import Call, Sms
 
-NUMBER, VICTIM, PAYEE, ALERT = "N", "V", "P", "A"
-STAGES = (NUMBER, VICTIM, PAYEE, ALERT)
 # housekeeping (eviction slices, expired flags and incidents) runs this often in event time
 HOUSEKEEPING_S = 600.0
-
-Send = tuple[str, str | None, Record]
 
 
 class Positions(msgspec.Struct):
@@ -137,7 +139,8 @@ class NumberTask(_Task):
         self.models = Models(ctx.registry, ctx.metrics)
         self.alerter = ctx.alerter()
         self.admission = ctx.config.admission()
-        self._events = {t: ctx.metrics.events.labels(t) for t in ("call", "sms", "transfer")}
+        # in the order number_events counts them
+        self._events = [ctx.metrics.events.labels(t) for t in ("call", "sms", "transfer")]
 
     @property
     def mark(self) -> float:
@@ -148,70 +151,13 @@ class NumberTask(_Task):
         """Process a batch of input events in arrival order; `out` gets number alerts and
         events refused at admission."""
         sends: list[Send] = []
-        counts = {"call": 0, "sms": 0, "transfer": 0}
-        admit = self.admission.admit
-        for item in batch:
-            ev = item.event
-            t = epoch_s(ev.ts)
-            letter = admit(item, t, source)
-            if letter is not None:
-                out.dead.append(letter)
-                continue
-            if isinstance(ev, Call):
-                counts["call"] += 1
-                self._call(ev, t, sends, out)
-            elif isinstance(ev, Sms):
-                counts["sms"] += 1
-                seen, row = self.side.sms(ev, t)
-                fanout, flagged = seen.fanout, seen.flagged
-                eid, sender, receiver = ev.event_id, ev.sender, ev.receiver
-                sends.append((VICTIM, sender, SmsSent(eid, t, sender, receiver, ev.sender_cell)))
-                text = ev.text if self.ctx.sides.windows.reads_sms_text else None
-                received = SmsReceived(
-                    eid, t, offset_s(ev.ts), sender, receiver, ev.has_url, fanout, flagged, text
-                )
-                sends.append((VICTIM, receiver, received))
-                if row is not None:
-                    self._number_rules(ev, sender, t, row, "number_sms", sends, out)
-            else:
-                counts["transfer"] += 1
-                paid = Paid(
-                    ev.event_id,
-                    t,
-                    offset_s(ev.ts),
-                    ev.payer,
-                    ev.payee_account,
-                    ev.amount_cny,
-                    ev.channel,
-                )
-                sends.append((VICTIM, ev.payer, paid))
-        for kind, n in counts.items():
+        counts = number_events(self, batch, out, source, sends)
+        for events, n in zip(self._events, counts, strict=True):
             if n:
-                self._events[kind].inc(n)
+                events.inc(n)
         self.models.count_number_rows()
         self._housekeeping(self.mark, len(batch))
         return [*sends, *self.heartbeat()]
-
-    def _call(self, ev: Call, t: float, sends: list[Send], out: Output) -> None:
-        seen, row = self.side.call(ev, t)
-        fanout, flagged = seen.fanout, seen.flagged
-        eid, caller, callee = ev.event_id, ev.caller, ev.callee
-        sends.append((VICTIM, caller, CallMade(eid, t, caller, callee, ev.caller_cell)))
-        received = CallReceived(
-            eid,
-            t,
-            offset_s(ev.ts),
-            caller,
-            callee,
-            ev.callee_cell,
-            ev.duration_s,
-            ev.origin,
-            fanout,
-            flagged,
-        )
-        sends.append((VICTIM, callee, received))
-        if row is not None:
-            self._number_rules(ev, caller, t, row, "number", sends, out)
 
     def _number_rules(
         self,
