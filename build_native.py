@@ -1,6 +1,6 @@
 """Compile the engine's per-event modules with mypyc, in place (`make setup` runs this):
 the embedded engine's joins and state, and the stage pipeline's per-record pieces (the
-number stage's loop, the watermark merge, Kafka's key hash).
+number stage's loop, the watermark merge, grouping sends by partition, Kafka's key hash).
 
 The joins and their state are per event and in Python; compiled by mypyc (part of mypy,
 a dev dependency) the engine runs 1.4-1.6x faster on the same alerts (docs/benchmarks.md).
@@ -41,6 +41,7 @@ MODULES = (
     "murmur",
     "stages/merge",
     "stages/numbering",
+    "stages/fanout",
 )
 
 

@@ -1,4 +1,5 @@
-"""Kafka's murmur2 key hash (the Java client's `Utils.murmur2`), compiled.
+"""Kafka's murmur2 key hash (the Java client's `Utils.murmur2`) and the partition it
+gives a key, compiled.
 
 Every Kafka client that partitions like Java (aiokafka, Faust, librdkafka's
 `murmur2_random`) places a key by this hash, and the runners must agree with them. The
@@ -58,4 +59,23 @@ def partition_for(key: bytes, partitions: int) -> int:
     return (murmur2(key) & 0x7FFFFFFF) % partitions
 
 
-__all__ = ["murmur2", "partition_for"]
+class Partitioner:
+    """`partition_for` over one topic's partitions, remembered per key: keys repeat a
+    lot, and a dict lookup is cheaper than encoding and hashing the key again. Bounded:
+    at `bound` keys it starts over (a city's active keys fit many times over)."""
+
+    def __init__(self, partitions: int, bound: int = 1_000_000) -> None:
+        self.partitions = partitions
+        self._bound = bound
+        self._of: dict[str, int] = {}
+
+    def __call__(self, key: str) -> int:
+        p = self._of.get(key)
+        if p is None:
+            if len(self._of) >= self._bound:
+                self._of.clear()
+            p = self._of[key] = partition_for(key.encode(), self.partitions)
+        return p
+
+
+__all__ = ["Partitioner", "murmur2", "partition_for"]

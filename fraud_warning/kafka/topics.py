@@ -23,7 +23,7 @@ import argparse
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from fraud_warning.murmur import partition_for
+from fraud_warning.murmur import Partitioner, partition_for
 from fraud_warning.settings import env
 from fraud_warning.wire import Call, Sms, Transfer, WireEvent
 
@@ -163,25 +163,6 @@ def number_key(event: WireEvent | Mapping[str, object]) -> str | None:
 def payee_key(event: WireEvent | Mapping[str, object]) -> str | None:
     """The receiving account of a transfer; None for calls and SMS."""
     return _key(event, PAYEE_FIELD)
-
-
-class Partitioner:
-    """`partition_for` over one topic's partitions, remembered per key: keys repeat a
-    lot, and a dict lookup is cheaper than encoding and hashing the key again. Bounded:
-    at `bound` keys it starts over (a city's active keys fit many times over)."""
-
-    def __init__(self, partitions: int, bound: int = 1_000_000) -> None:
-        self.partitions = partitions
-        self._bound = bound
-        self._of: dict[str, int] = {}
-
-    def __call__(self, key: str) -> int:
-        p = self._of.get(key)
-        if p is None:
-            if len(self._of) >= self._bound:
-                self._of.clear()
-            p = self._of[key] = partition_for(key.encode(), self.partitions)
-        return p
 
 
 __all__ = [

@@ -46,6 +46,7 @@ from fraud_warning.kafka.topics import MARK_HEADER, Partitioner, Topics, bootstr
 from fraud_warning.reload import RegistryWatcher
 from fraud_warning.stages.checkpoints import Checkpoints
 from fraud_warning.stages.envelope import Envelope, open_new, seal
+from fraud_warning.stages.fanout import by_partition
 from fraud_warning.stages.records import Mark, Record
 from fraud_warning.stages.tasks import (
     ALERT,
@@ -745,14 +746,7 @@ class Worker:
         bundles: dict[tuple[str, int], list[bytes]] = defaultdict(list)
         marks_only: dict[tuple[str, int], bool] = {}
         for source, task_sends in sends:
-            per: dict[tuple[str, int], list[Record]] = defaultdict(list)
-            for stage, key, record in task_sends:
-                if key is None:
-                    for p in range(parts[stage]):
-                        per[(stage, p)].append(record)
-                    continue
-                per[(stage, self._partition_of[stage](key))].append(record)
-            for dest, records in per.items():
+            for dest, records in by_partition(task_sends, self._partition_of, parts).items():
                 stage, p = dest
                 only = all(type(r) is Mark for r in records)
                 marks_only[dest] = marks_only.get(dest, True) and only

@@ -16,6 +16,7 @@ from typing import Any
 from fraud_warning.alerting import Output
 from fraud_warning.decode import Decoded
 from fraud_warning.kafka.topics import Partitioner, input_key
+from fraud_warning.stages.fanout import by_partition
 from fraud_warning.stages.records import Record
 from fraud_warning.stages.tasks import (
     NUMBER,
@@ -79,13 +80,8 @@ class LocalPipeline:
         return self.out
 
     def _route(self, origin: str, sends: Iterable[Send]) -> None:
-        for stage, key, record in sends:
-            if key is None:
-                targets: Iterable[int] = range(self.ctx.partitions[stage])
-            else:
-                targets = (self.partition(stage, key),)
-            for p in targets:
-                self.queues[(stage, p)][origin].append(record)
+        for dest, records in by_partition(sends, self._partition_of, self.ctx.partitions).items():
+            self.queues[dest][origin].extend(records)
 
     def drain(self) -> None:
         """Deliver queued records until nothing moves (shuffled when `rng` is set)."""
