@@ -46,8 +46,8 @@ class Models:
         self.registry = registry
         # even for one or two rules the bitmask screen costs less than checking each
         self._screens = {kind: GateScreen(registry.by_kind.get(kind, ())) for kind in NUMBER_KINDS}
-        # per number kind, the bounds a row must reach for any rule to fire (the embedded
-        # engine checks them in its compiled loop before calling `number`)
+        # per number kind, the bounds a row must reach for any rule to fire (the compiled
+        # loops of the embedded engine and the number stage check them before `number`)
         self.number_gates = {kind: registry.gate(kind) for kind in NUMBER_KINDS}
         self._victim_rules = {
             kind: RuleMatrix(rules)

@@ -2,7 +2,7 @@
 
 Compiled (build_native.py): the worker and the in-process pipeline group every stage
 record they pass on, a few per event, and the interpreted loop with its partitioner
-calls was about a tenth of a worker's time.
+calls was about 8 % of a worker's time in a profiled drain.
 """
 
 from __future__ import annotations
