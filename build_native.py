@@ -40,7 +40,8 @@ MODULES = (
     "epoch",
     "murmur",
     "stages/merge",
-    "stages/numbering",
+    "stages/number_loop",
+    "stages/victim_loop",
     "stages/fanout",
 )
 

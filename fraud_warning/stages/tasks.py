@@ -25,34 +25,30 @@ from fraud_warning.alerting import Alerter, Output, Trigger
 from fraud_warning.decode import DeadLetter, Decoded
 from fraud_warning.engine import EngineConfig, wanted_kinds
 from fraud_warning.features import FeatureConfig
-from fraud_warning.join import Caller, NumberSide, PayeeSide, PayerHalf, Sides, VictimSide
+from fraud_warning.join import NumberSide, PayeeSide, PayerHalf, Sides, VictimSide
 from fraud_warning.metrics import Metrics
 from fraud_warning.refdata import RefData
 from fraud_warning.registry import Registry
 from fraud_warning.scoring import Models
 from fraud_warning.stages.merge import Merger
-from fraud_warning.stages.numbering import number_events
+from fraud_warning.stages.number_loop import number_events
 from fraud_warning.stages.records import (
     ALERT,
     NUMBER,
     PAYEE,
     STAGES,
     VICTIM,
-    CallMade,
-    CallReceived,
     Flag,
     Mark,
     Ordered,
-    Paid,
     PayeeRow,
     Record,
     Send,
-    SmsReceived,
-    SmsSent,
     Verdicts,
     event_time,
     order_key,
 )
+from fraud_warning.stages.victim_loop import victim_records
 from fraud_warning.state import StateStore
 from fraud_warning.wire import Call, Sms
 
@@ -241,52 +237,17 @@ class VictimTask(_MergingTask):
         self.models = Models(ctx.registry, ctx.metrics)
 
     def _process(self, records: list[Ordered], out: Output) -> list[Send]:
-        side, victims, flags = self.side, self.store.victims, self.store.flags
         sends: list[Send] = []
         pending: dict[str, list[_Pending]] = {}
         values: dict[str, list[list[float]]] = {}
-
-        def keep(kind: str, who: str, rec: CallReceived | SmsReceived, row: list[float]) -> None:
-            # the cell is read now: later records of the batch may move the subscriber
-            cell = victims.touch(who, rec.t).last_cell
+        store = self.store
+        for kind, who, rec, row, cell in victim_records(
+            self.side, store.victims, store.flags, records, sends
+        ):
             pending.setdefault(kind, []).append(
                 _Pending(who, rec.event_id, rec.t, rec.tz, 0.0, cell)
             )
             values.setdefault(kind, []).append(row)
-
-        for rec in records:
-            # exact types (msgspec structs, never subclassed): a type check per branch
-            # instead of isinstance's, on every record
-            if type(rec) is CallReceived:
-                row = side.call_received(rec, rec.t, Caller(rec.fanout, rec.flagged))
-                if row is not None:
-                    keep("call", rec.callee, rec, row)
-            elif type(rec) is CallMade:
-                side.call_made(rec, rec.t)
-            elif type(rec) is SmsReceived:
-                row = side.sms_received(rec, rec.t, Caller(rec.fanout, rec.flagged))
-                if row is not None:
-                    keep("sms", rec.receiver, rec, row)
-            elif type(rec) is SmsSent:
-                side.sms_sent(rec, rec.t)
-            elif type(rec) is Paid:
-                half = side.transfer(rec, rec.t)
-                cell = victims.touch(rec.payer, rec.t).last_cell
-                row_rec = PayeeRow(
-                    rec.event_id,
-                    rec.t,
-                    rec.tz,
-                    rec.payer,
-                    rec.payee_account,
-                    rec.amount_cny,
-                    half.context,
-                    half.payer,
-                    cell,
-                    half.windows,
-                )
-                sends.append((PAYEE, rec.payee_account, row_rec))
-            elif type(rec) is Flag:
-                flags[rec.number] = rec.t
         verdicts: list[Send] = []
         for kind_name, rows in values.items():
             verdicts.extend(_verdicts(self.models, kind_name, rows, pending[kind_name], out))
