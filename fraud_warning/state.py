@@ -543,10 +543,6 @@ class Keyed:
         sizes = [sys.getsizeof(k) + deep_size(s) for k, s in _spread(self._items, sample)]
         return int(sum(sizes) / len(sizes) * len(self._items)) if sizes else 0
 
-    def held(self, key: str) -> bool:
-        """Whether `key` still occupies memory (expired or not)."""
-        return key in self._items
-
     def evict_idle(self, before: float, budget: int | None = None) -> int:
         """Check up to `budget` keys (all when None) and drop those last touched before
         `before`; a sweep resumes where the previous call stopped. Returns how many went."""
@@ -617,9 +613,7 @@ class Half:
     def touch(self, key: str, ts: float) -> Subscriber:
         """The subscriber `key`, created if new, its half marked as touched at `ts`
         (cleared first if it had expired)."""
-        state = self._items.get(key)
-        if state is None:
-            self._items[intern(key)] = state = Subscriber()
+        state = self._subscriber(key)
         seen = self.seen(state)
         if seen < ts - self.retention_s:
             if seen == NEVER:
@@ -647,12 +641,17 @@ class Half:
     def restore(self, key: str, last_ts: float) -> Subscriber:
         """The subscriber `key` with its half held as last touched at `last_ts`, for a
         snapshot being restored to fill in."""
-        state = self._items.get(key)
-        if state is None:
-            self._items[intern(key)] = state = Subscriber()
+        state = self._subscriber(key)
         if self.seen(state) == NEVER:
             self.count += 1
         self.mark(state, last_ts)
+        return state
+
+    def _subscriber(self, key: str) -> Subscriber:
+        """The subscriber `key`, created (both halves NEVER touched) if not held."""
+        state = self._items.get(key)
+        if state is None:
+            self._items[intern(key)] = state = Subscriber()
         return state
 
     def forget_idle(self, state: Subscriber, before: float) -> None:

@@ -3,9 +3,9 @@ records each event sends on to the victim stage.
 
 Compiled (build_native.py), as the embedded engine's loop is (`fraud_warning.routing`):
 interpreted, this loop and the records it builds were about a tenth of a worker's time
-in a profiled drain. What
-stays with the task (`stages.tasks.NumberTask`) is called back only for a number row
-that clears its kind's gate (`features.clears`): the number rules, which may flag.
+in a profiled drain. What stays with the task (`stages.tasks.NumberTask`) is called back
+only for a number row that clears its kind's gate (`features.clears`): the number rules,
+which may flag.
 """
 
 from __future__ import annotations
