@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import orjson
@@ -10,8 +11,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fraud_warning.decode import MAX_RAW_CHARS, REASONS, DeadLetter, Decoded, Decoder, classify
-from fraud_warning.wire import Call, Sms, Transfer
+from fraud_warning.decode import (
+    MAX_RAW_CHARS,
+    REASONS,
+    DeadLetter,
+    Decoded,
+    Decoder,
+    classify,
+    is_e164,
+)
+from fraud_warning.wire import E164_PATTERN, Call, Sms, Transfer
 
 TS = "2026-03-02T09:00:00+08:00"
 CALL: dict[str, Any] = {
@@ -109,6 +118,10 @@ BAD: list[tuple[str, bytes, str]] = [
     ("phone with letters", rec(SMS, sender="+86138000000ab"), "invalid_value"),
     ("phone too long", rec(CALL, callee="+86138000000011111"), "invalid_value"),
     ("phone with trailing newline", rec(CALL, caller="+8613800000001\n"), "invalid_value"),
+    ("phone with a leading zero", rec(CALL, callee="+08613800000002"), "invalid_value"),
+    ("phone too short", rec(SMS, receiver="+86138"), "invalid_value"),
+    ("phone with full-width digits", rec(CALL, caller="+86１3800000001"), "invalid_value"),
+    ("payer not E.164", rec(TRANSFER, payer="+86 138 0000 0001"), "invalid_value"),
     ("empty event_id", rec(CALL, event_id=""), "invalid_value"),
     ("empty payee account", rec(TRANSFER, payee_account=""), "invalid_value"),
     ("unknown origin", rec(CALL, origin="mars"), "invalid_value"),
@@ -399,3 +412,59 @@ def test_decode_record_never_raises(value: bytes) -> None:
     assert all(d.reason in REASONS for d in bad)
     if not value.lstrip().startswith(b"["):
         assert len(good) + len(bad) == 1
+
+
+# -- phone numbers: checked without msgspec's regex, to the same pattern ----------------
+
+E164 = re.compile(E164_PATTERN)
+PHONE_EDGES = [
+    "+8613800000001",
+    "+123456",  # shortest: 6 digits
+    "+1234567890123456",  # longest: 16 digits
+    "+12345",
+    "+12345678901234567",
+    "+0123456",
+    "8613800000001",
+    "++8613800000001",
+    "+86138000000 1",
+    "+8613800000001\n",
+    "+86１3800000001",
+    "+86¹3800000001",
+    "+8613800000001\u0663",
+    "",
+    "+",
+    "+9",
+]
+
+
+@pytest.mark.parametrize("number", PHONE_EDGES)
+def test_is_e164_agrees_with_the_pattern_on_edges(number: str) -> None:
+    assert is_e164(number) == bool(E164.match(number))
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    st.one_of(
+        st.text(max_size=20),
+        st.text(alphabet="+0123456789１¹٣ \n", max_size=20),
+        st.from_regex(E164_PATTERN, fullmatch=True),
+    )
+)
+def test_is_e164_agrees_with_the_pattern(number: str) -> None:
+    assert is_e164(number) == bool(E164.match(number))
+
+
+def test_bad_phone_detail_names_the_field_in_msgspec_wording() -> None:
+    out = decode(rec(SMS, receiver="+86 138"))
+    assert isinstance(out, DeadLetter)
+    assert out.detail == f"Expected `str` matching regex {E164_PATTERN!r} - at `$.receiver`"
+
+
+def test_a_bad_phone_in_a_batch_is_dead_lettered_in_place() -> None:
+    lines = [(1, rec(CALL)), (2, rec(CALL, caller="+86abc")), (3, rec(SMS))]
+    good, bad = Decoder().decode_lines(lines)
+    assert [g.offset for g in good] == [1, 3]
+    assert [(b.offset, b.reason) for b in bad] == [(2, "invalid_value")]
+    good, bad = Decoder().decode_record(b"[" + rec(CALL) + b"," + rec(SMS, sender="1") + b"]", 9)
+    assert [type(g.event) for g in good] == [Call]
+    assert [(b.offset, b.reason) for b in bad] == [(9, "invalid_value")]
