@@ -37,12 +37,19 @@ def stream_id(value: str) -> tuple[int, int]:
     return int(ms), int(seq or 0)
 
 
+def _entry(entry_id: Any, fields: Any) -> Entry | None:
+    """One stream entry, or None (logged) for one the desk did not write: a stray entry
+    must not end the live feed for every console."""
+    f = text_map(fields)
+    try:
+        return Entry(text(entry_id), f["kind"], f["id"], orjson.loads(f["data"]))
+    except (KeyError, orjson.JSONDecodeError) as exc:
+        log.warning("live stream: entry %s skipped (%s)", text(entry_id), type(exc).__name__)
+        return None
+
+
 def _entries(raw: Any) -> list[Entry]:
-    out = []
-    for entry_id, fields in raw or []:
-        f = text_map(fields)
-        out.append(Entry(text(entry_id), f["kind"], f["id"], orjson.loads(f["data"])))
-    return out
+    return [e for entry_id, fields in raw or [] if (e := _entry(entry_id, fields)) is not None]
 
 
 class StreamHub:
@@ -101,9 +108,16 @@ class StreamHub:
                 log.warning("live stream: redis unreachable (%s)", type(exc).__name__)
                 await asyncio.sleep(1.0)
                 continue
+            except redis.RedisError as exc:  # a reply it could not read: retry, never stop
+                log.warning("live stream: redis error (%s), retrying", type(exc).__name__)
+                await asyncio.sleep(1.0)
+                continue
             for _name, items in raw or []:
-                for entry in _entries(items):
-                    last = entry.id
+                for entry_id, fields in items:
+                    last = text(entry_id)  # past a skipped entry too, or it is read again
+                    entry = _entry(entry_id, fields)
+                    if entry is None:
+                        continue
                     for queue in list(self._queues):
                         try:
                             queue.put_nowait(entry)

@@ -233,6 +233,24 @@ def test_live_stream_and_resume(env: tuple[Server, Desk]) -> None:
     assert replayed[0]["data"]["subscriber"] == SUB
 
 
+def test_a_stray_stream_entry_is_skipped_and_the_live_feed_goes_on(
+    env: tuple[Server, Desk],
+) -> None:
+    """An entry the desk did not write (no `kind`, data that is not JSON) used to end the
+    hub's task, and with it the live feed of every console, until a restart."""
+    server, desk = env
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    conn.request("GET", "/api/alerts/stream", headers={"Authorization": f"Bearer {TOKENS['desk']}"})
+    resp = conn.getresponse()
+    assert resp.readline().startswith(b"retry:")
+    desk.client.xadd(desk.keys.stream, {"note": "written by hand"})
+    desk.client.xadd(desk.keys.stream, {"kind": "alert", "id": "A-x", "data": "{not json"})
+    alert_id = fresh(desk, "P2")
+    events = [e for e in read_events(resp, 1, 5) if e.get("event") == "alert"]
+    conn.close()
+    assert [e["data"]["alert_id"] for e in events] == [alert_id]
+
+
 def test_serve_refuses_to_start_without_tokens(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
