@@ -1,6 +1,7 @@
 """Compile the engine's per-event modules with mypyc, in place (`make setup` runs this):
-the embedded engine's joins and state, and the stage pipeline's per-record pieces (the
-number stage's loop, the watermark merge, grouping sends by partition, Kafka's key hash).
+the embedded engine's joins and state, the number rules run per row (number_rules), and
+the stage pipeline's per-record pieces (the number stage's loop, the watermark merge,
+grouping sends by partition, Kafka's key hash).
 
 The joins and their state are per event and in Python; compiled by mypyc (part of mypy,
 a dev dependency) the engine runs 1.4-1.6x faster on the same alerts (docs/benchmarks.md).
@@ -39,6 +40,7 @@ MODULES = (
     "routing",
     "epoch",
     "murmur",
+    "number_rules",
     "stages/merge",
     "stages/number_loop",
     "stages/victim_loop",

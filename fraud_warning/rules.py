@@ -37,7 +37,6 @@ Or as an expression (here with an alternative added)::
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -57,6 +56,7 @@ from pydantic import (
 
 from fraud_warning.expr import Condition, ExprError, parse
 from fraud_warning.features import CATALOGUE
+from fraud_warning.number_rules import GateScreen, matches, render
 from fraud_warning.windowlang import WindowError, WindowSpec, parse_feature
 from fraud_warning.windows import KIND_SIDE
 from fraud_warning.yamlsafe import YamlError, line_of, load_file, schema_error
@@ -72,14 +72,6 @@ _OPS: dict[str, Callable[[np.ndarray, float | np.ndarray], np.ndarray]] = {
     "lte": np.less_equal,
     "eq": np.equal,
     "ne": np.not_equal,
-}
-_SCALAR_OPS: dict[str, Callable[[float, float], bool]] = {
-    "gt": lambda a, b: a > b,
-    "gte": lambda a, b: a >= b,
-    "lt": lambda a, b: a < b,
-    "lte": lambda a, b: a <= b,
-    "eq": lambda a, b: a == b,
-    "ne": lambda a, b: a != b,
 }
 # {feature}, {feature:.1f}, {feature/60:.0f}: substitution only, never attribute access.
 _PLACEHOLDER = re.compile(
@@ -232,79 +224,10 @@ class Rule:
 
     def matches(self, row: Sequence[float]) -> bool:
         """Scalar evaluation of one feature row (the number side runs per event)."""
-        if not all(_SCALAR_OPS[op](row[i], v) for i, op, v in self.all_of):
-            return False
-        if self.any_of and not any(
-            all(_SCALAR_OPS[op](row[i], v) for i, op, v in group) for group in self.any_of
-        ):
-            return False
-        return self.condition is None or self.condition.holds(row)
+        return matches(self, row)
 
     def reasons(self, row: Sequence[float]) -> list[str]:
-        out = []
-        for text, slots in self.templates:
-            for placeholder, index, divisor, fmt in slots:
-                value = row[index] / divisor
-                if fmt == "d":
-                    rendered = f"{round(value):d}"
-                elif fmt:
-                    rendered = format(value, fmt)
-                else:
-                    rendered = f"{value:g}"
-                text = text.replace(placeholder, rendered)
-            out.append(text)
-        return out
-
-
-class GateScreen:
-    """Which of many rules can fire on one row: each rule's bounds (:attr:`Rule.bounds`)
-    checked for all rules at once. Number rules run per event (a flag must hold for the
-    number's very next call), so this runs once per number row.
-
-    Per bounded (column, sign), the rules' distinct bounds are sorted, and for each
-    position in them a bitmask (bit r: rule r) holds the rules a value at that position
-    reaches: unbounded there, or bound at or below it. A row costs one bisect and one
-    integer AND per bound, stopping as soon as no rule is left; a numpy comparison of the
-    row against a bounds matrix cost several times more in fixed overhead alone. The few
-    rules that pass are then checked exactly, in registry order."""
-
-    def __init__(self, rules: Sequence[Rule]) -> None:
-        self.rules = tuple(rules)
-        table = []
-        for column, sign in {key for rule in self.rules for key in rule.bounds}:
-            bounds = sorted(
-                {b for rule in self.rules if (b := rule.bounds.get((column, sign))) is not None}
-            )
-            masks = []
-            for k in range(len(bounds) + 1):  # k: how many bounds the value reaches
-                reached = 0
-                for r, rule in enumerate(self.rules):
-                    bound = rule.bounds.get((column, sign))
-                    if bound is None or (k and bound <= bounds[k - 1]):
-                        reached |= 1 << r
-                masks.append(reached)
-            table.append((column, float(sign), bounds, masks))
-        # the bound most rules set first: it is likeliest to end the check
-        table.sort(key=lambda entry: entry[3][0].bit_count())
-        self._table = tuple(table)
-        self._everyone = (1 << len(self.rules)) - 1
-
-    def candidates(self, row: Sequence[float]) -> list[Rule]:
-        """The rules whose bounds `row` meets (a missing feature, NaN, meets none)."""
-        passing = self._everyone
-        for column, sign, bounds, masks in self._table:
-            value = sign * row[column]
-            # NaN compares false with every bound: it reaches none, only free rules pass
-            passing &= masks[bisect_right(bounds, value) if value == value else 0]
-            if not passing:
-                return []
-        rules = self.rules
-        out = []
-        while passing:
-            low = passing & -passing
-            out.append(rules[low.bit_length() - 1])
-            passing ^= low
-        return out
+        return render(self.templates, row)
 
 
 class RuleMatrix:

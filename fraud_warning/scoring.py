@@ -2,8 +2,8 @@
 
 Victim-side rules and LightGBM scorers run column-wise over a micro-batch's trigger
 matrix (all rules of a kind in a few numpy calls, see RuleMatrix); number-side rules run
-per call or SMS, screened by their bounds (GateScreen), because a number flagged by one
-must be flagged for the very next event.
+per call or SMS, screened by their bounds (number_rules, compiled), because a number
+flagged by one must be flagged for the very next event.
 
 Models that fire but do not page (`shadow`, `experimental`) come back beside the paging
 verdicts, with their status, for the shadow log.
@@ -14,29 +14,17 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import NamedTuple
 
 import numpy as np
 
 from fraud_warning.features import NUMBER_KINDS, clears
 from fraud_warning.metrics import Metrics
+from fraud_warning.number_rules import NOTHING_FIRED, Fired, NumberRules
 from fraud_warning.registry import Registry
 from fraud_warning.risk import Verdict
-from fraud_warning.rules import GateScreen, Rule, RuleMatrix
+from fraud_warning.rules import Rule, RuleMatrix
 
 Shadowed = tuple[str, Verdict]  # (status, verdict) of a model that fired without paging
-
-
-class Fired(NamedTuple):
-    """What fired on one number row."""
-
-    pages: list[Verdict]
-    shadow: list[Shadowed]
-
-
-#: What most number rows get: nothing fired. Shared, not built per row (about half of all
-#: events are number rows); callers only read it, and keep its lists only when non-empty.
-NOTHING_FIRED = Fired([], [])
 
 
 class Models:
@@ -45,7 +33,9 @@ class Models:
     def __init__(self, registry: Registry, metrics: Metrics) -> None:
         self.registry = registry
         # even for one or two rules the bitmask screen costs less than checking each
-        self._screens = {kind: GateScreen(registry.by_kind.get(kind, ())) for kind in NUMBER_KINDS}
+        self._number = {
+            kind: NumberRules(registry.by_kind.get(kind, ()), Verdict) for kind in NUMBER_KINDS
+        }
         # per number kind, the bounds a row must reach for any rule to fire (the compiled
         # loops of the embedded engine and the number stage check them before `number`)
         self.number_gates = {kind: registry.gate(kind) for kind in NUMBER_KINDS}
@@ -74,24 +64,16 @@ class Models:
         if not clears(self.number_gates[kind], row):
             return NOTHING_FIRED
         self._number_rows[kind] += 1  # every rule of the kind ran on it (counted per batch)
-        fired = NOTHING_FIRED
-        for rule in self._screens[kind].candidates(row):
-            if rule.matches(row):
-                if fired is NOTHING_FIRED:
-                    fired = Fired([], [])
-                self._stats.hit(*self._labels[rule.key])
-                if rule.pages:
-                    fired.pages.append(verdict_of(rule, row))
-                else:
-                    fired.shadow.append((rule.spec.status, verdict_of(rule, row)))
-        return fired
+        return self._number[kind].fire(row)
 
     def count_number_rows(self) -> None:
-        """Count the number rows seen since the last call for every number rule."""
+        """Count the number rows seen, and the number rules' hits, since the last call."""
         for kind, n in self._number_rows.items():
             if n:
                 self._groups[kind].evaluated(n)
                 self._number_rows[kind] = 0
+            for rule, hits in self._number[kind].take_hits():
+                self._stats.hit(*self._labels[rule.key], hits)
 
     def evaluate(
         self, kind: str, values: list[list[float]]
