@@ -16,10 +16,13 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Final
 
 import msgspec
 
 from fraud_warning.decode import DeadLetter, Decoded, raw_text
+
+_NEVER: Final = float("-inf")  # no watermark yet
 
 
 @dataclass(frozen=True)
@@ -31,7 +34,10 @@ class AdmissionConfig:
 class Admission:
     def __init__(self, config: AdmissionConfig | None = None) -> None:
         self.config = config or AdmissionConfig()
-        self.watermark = float("-inf")
+        # native floats: a compiled read of the (interpreted, frozen) config is a lookup
+        self._lateness: float = self.config.allowed_lateness_s
+        self._ahead: float = self.config.max_ahead_s
+        self.watermark = _NEVER
         self.seen: dict[str, float] = {}  # event id → event time, oldest admitted first
         # the same ids in admission order, to forget from the front: `next(iter(seen))`
         # scans the dict's deleted slots from its start, which grew with every id dropped
@@ -41,10 +47,9 @@ class Admission:
     def admit(self, item: Decoded, ts: float, source: str) -> DeadLetter | None:
         """None when the event is taken (and the watermark moved), else why not."""
         watermark = self.watermark
-        lateness = self.config.allowed_lateness_s
-        if ts < watermark - lateness:
+        if ts < watermark - self._lateness:
             return _letter(item, source, "late", f"{watermark - ts:.0f} s behind the watermark")
-        if ts > watermark + self.config.max_ahead_s and watermark > float("-inf"):
+        if ts > watermark + self._ahead and watermark > _NEVER:
             ahead = ts - watermark
             return _letter(item, source, "bad_timestamp", f"{ahead:.0f} s ahead of the stream")
         event_id = item.event.event_id
@@ -62,7 +67,7 @@ class Admission:
             return
         self.watermark = watermark
         seen, order = self.seen, self._order
-        cutoff = watermark - self.config.allowed_lateness_s
+        cutoff = watermark - self._lateness
         # ids arrive roughly in time order: forget from the front while they are too old
         while order:
             oldest = order[0]
