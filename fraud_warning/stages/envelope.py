@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import msgspec
 
+from fraud_warning.stages.merge import count_data
 from fraud_warning.stages.records import Mark, Record
 from fraud_warning.stages.tasks import Positions
 
@@ -25,7 +26,7 @@ class Envelope(msgspec.Struct, array_like=True, gc=False):
 def seal(sender: Positions, source: str, dest: str, records: list[Record]) -> Envelope:
     """Number `records` for `dest` after what `sender` already sent it."""
     first = sender.sent.get(dest, 0) + 1
-    data = sum(1 for r in records if type(r) is not Mark)
+    data = count_data(records)
     if data:
         sender.sent[dest] = first - 1 + data
     return Envelope(source, first, records)
@@ -37,7 +38,7 @@ def open_new(receiver: Positions, envelope: Envelope) -> list[Record]:
     number = envelope.first
     if number > seen:
         fresh = envelope.records  # the usual case: nothing seen twice
-        last = number - 1 + sum(1 for r in fresh if type(r) is not Mark)
+        last = number - 1 + count_data(fresh)
     else:
         fresh = []
         for record in envelope.records:

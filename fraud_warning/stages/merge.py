@@ -27,8 +27,11 @@ from __future__ import annotations
 import itertools
 from bisect import bisect_left, insort
 from collections.abc import Iterable
+from typing import Any, Final
 
-from fraud_warning.stages.records import Ordered
+from fraud_warning.stages.records import Mark, Ordered
+
+_MARK: Final = Mark  # in a C static when compiled, not looked up per record
 
 # (event time, event id, part, arrival number, record): flat, so comparing two entries
 # is a float comparison in all but ties; the arrival number keeps equal keys in order
@@ -48,6 +51,17 @@ class Merger:
         self._queues: dict[str, list[Entry]] = {}
         self._waiting = 0
         self._tie = itertools.count()
+
+    def feed(self, records: Iterable[Any], source: str, now: float = 0.0) -> None:
+        """Take what upstream partition `source` sent: its marks and its data records
+        (`now`: the wall clock, for idle partitions). Here, not in the task: called per
+        record from interpreted code, `push` and an isinstance check per record were a
+        tenth of the worker's drain."""
+        for record in records:
+            if type(record) is _MARK:
+                self.mark(record.source, record.ts, now)
+            else:
+                self.push(record, source)
 
     def push(self, record: Ordered, source: str = RESTORED) -> None:
         """Queue a record from upstream partition `source`."""
@@ -118,4 +132,13 @@ def _time(entry: Entry) -> float:
     return entry[0]
 
 
-__all__ = ["Merger"]
+def count_data(records: Iterable[Any]) -> int:
+    """How many of `records` are data records, not marks (what envelopes number)."""
+    n = 0
+    for record in records:
+        if type(record) is not _MARK:
+            n += 1
+    return n
+
+
+__all__ = ["Merger", "count_data"]

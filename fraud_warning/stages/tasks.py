@@ -199,12 +199,7 @@ class _MergingTask(_Task):
     def feed(self, records: Iterable[Record], now: float = 0.0, source: str = "") -> None:
         """Take records sent by upstream partition `source` (`now`: the wall clock, for
         idle partitions)."""
-        merger = self.merger
-        for record in records:
-            if isinstance(record, Mark):
-                merger.mark(record.source, record.ts, now)
-            else:
-                merger.push(record, source)
+        self.merger.feed(records, source, now)
 
     def step(self, out: Output, now: float = 0.0) -> list[Send]:
         """Process what the upstream marks release; returns what to send on."""

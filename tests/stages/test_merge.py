@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from fraud_warning.stages.merge import Merger
-from fraud_warning.stages.records import CallMade, CallReceived
+from fraud_warning.stages.merge import Merger, count_data
+from fraud_warning.stages.records import CallMade, CallReceived, Mark
 
 
 def made(eid: str, t: float) -> CallMade:
@@ -85,3 +85,17 @@ def test_without_idle_s_a_silent_partition_holds_back_forever() -> None:
     m.push(made("e5", 50.0), "N0")
     m.mark("N0", 60.0, 1.0)
     assert m.release(1e9) == []
+
+
+def test_feed_takes_marks_and_data_records_as_sent() -> None:
+    """What a task hands the merge from one upstream partition: its marks move that
+    partition's promise, its data records queue, in one call."""
+    m = Merger(["N0", "N1"])
+    sent = [made("e1", 10.0), Mark("N0", 15.0), received("e1", 10.0), made("e3", 30.0)]
+    assert count_data(sent) == 3 and count_data([]) == 0
+    m.feed(sent, "N0")
+    m.feed([made("e2", 20.0), Mark("N1", 25.0)], "N1")
+    assert m.marks == {"N0": 15.0, "N1": 25.0} and len(m) == 4
+    assert ids(m.release()) == [("e1", 0), ("e1", 1)]
+    m.feed([Mark("N0", 40.0)], "N0")
+    assert ids(m.release()) == [("e2", 0)]  # N1's mark, 25, holds e3 (30) back
