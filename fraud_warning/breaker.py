@@ -20,10 +20,14 @@ class BreakerConfig:
 
 
 class Breaker:
+    """Judges the most recent `window` records. It keeps only the refused ones, each
+    with its position in the stream: a batch costs its refused records, not one step per
+    record (the worker's batches are mostly good, thousands at a time)."""
+
     def __init__(self, config: BreakerConfig | None = None) -> None:
         self.config = config or BreakerConfig()
-        self._recent: deque[str | None] = deque(maxlen=self.config.window)  # reason or None
-        self._bad = 0
+        self._seen = 0  # records counted since the last reset
+        self._refused: deque[tuple[int, str]] = deque()  # (position, reason) in the window
         self.reason: str | None = None  # why it is open; None while closed
 
     @property
@@ -31,31 +35,32 @@ class Breaker:
         return self.reason is not None
 
     def record(self, good: int, bad_reasons: list[str]) -> bool:
-        """Count a batch (good records, and the reasons of the refused ones); True when
+        """Count a batch (good records, then the reasons of the refused ones); True when
         this batch tripped the breaker."""
-        recent = self._recent
-        for item in [None] * good + list(bad_reasons):
-            if len(recent) == recent.maxlen and recent[0] is not None:
-                self._bad -= 1
-            recent.append(item)
-            if item is not None:
-                self._bad += 1
-        if self.open or len(recent) < self.config.min_records:
+        first = self._seen + good  # the batch's refused records come after its good ones
+        refused = self._refused
+        refused.extend((first + k, reason) for k, reason in enumerate(bad_reasons))
+        self._seen = first + len(bad_reasons)
+        oldest = self._seen - self.config.window  # positions before it have left the window
+        while refused and refused[0][0] < oldest:
+            refused.popleft()
+        judged = min(self._seen, self.config.window)
+        if self.open or judged < max(1, self.config.min_records):  # a share of none is no verdict
             return False
-        share = self._bad / len(recent)
+        share = len(refused) / judged
         if share < self.config.bad_share:
             return False
-        top, count = Counter(r for r in recent if r is not None).most_common(1)[0]
+        top, count = Counter(reason for _, reason in refused).most_common(1)[0]
         self.reason = (
-            f"{share:.0%} of the last {len(recent):,} records were refused "
+            f"{share:.0%} of the last {judged:,} records were refused "
             f"(most often: {top}, {count:,})"
         )
         return True
 
     def reset(self) -> None:
         """Close it again (an operator's call), forgetting the records judged so far."""
-        self._recent.clear()
-        self._bad = 0
+        self._refused.clear()
+        self._seen = 0
         self.reason = None
 
 
