@@ -136,16 +136,20 @@ class GateScreen:
                 return 0
         return passing
 
-    def candidates(self, row: Sequence[float]) -> list[Any]:
-        """The rules whose bounds `row` meets, in registry order."""
+    def indices(self, row: Sequence[float]) -> list[int]:
+        """The positions of the rules whose bounds `row` meets, in registry order."""
         passing = self.passing(row)
-        rules = self.rules
         out = []
         while passing:
             low = passing & -passing
-            out.append(rules[low.bit_length() - 1])
+            out.append(low.bit_length() - 1)
             passing ^= low
         return out
+
+    def candidates(self, row: Sequence[float]) -> list[Any]:
+        """The rules whose bounds `row` meets, in registry order."""
+        rules = self.rules
+        return [rules[r] for r in self.indices(row)]
 
 
 class Fired:
@@ -181,7 +185,7 @@ class _Entry:
         self.priority: str = spec.priority
         self.typology: str = spec.typology
         self.status: str = spec.status
-        self.pages: bool = spec.status == "stable"  # Rule.pages
+        self.pages: bool = rule.pages
 
 
 class NumberRules:
@@ -197,13 +201,9 @@ class NumberRules:
         self._hits = [0] * len(self._entries)
 
     def fire(self, row: Sequence[float]) -> Fired:
-        passing = self.screen.passing(row)
         fired = NOTHING_FIRED
         entries = self._entries
-        while passing:
-            low = passing & -passing
-            passing ^= low
-            r = low.bit_length() - 1
+        for r in self.screen.indices(row):
             entry = entries[r]
             rule = entry.rule
             if not matches(rule, row):
