@@ -21,6 +21,7 @@ from typing import Final
 import msgspec
 
 from fraud_warning.decode import DeadLetter, Decoded, raw_text
+from fraud_warning.event_fields import EVENT_ID
 
 _NEVER: Final = float("-inf")  # no watermark yet
 
@@ -52,7 +53,7 @@ class Admission:
         if ts > watermark + self._ahead and watermark > _NEVER:
             ahead = ts - watermark
             return _letter(item, source, "bad_timestamp", f"{ahead:.0f} s ahead of the stream")
-        event_id = item.event.event_id
+        event_id: str = item.fields[EVENT_ID]
         if event_id in self.seen:
             return _letter(item, source, "duplicate", f"event id {event_id} already taken")
         self.seen[event_id] = ts

@@ -10,10 +10,19 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import msgspec
 
+from fraud_warning.event_fields import (
+    CALL_CALLEE,
+    CALL_CALLER,
+    SMS_RECEIVER,
+    SMS_SENDER,
+    TRANSFER_PAYER,
+    TS,
+    fields_of,
+)
 from fraud_warning.wire import (
     E164_PATTERN,
     MAX_YEAR,
@@ -65,17 +74,24 @@ class DeadLetter:
 
 
 class Decoded:
-    """A good event and where it came from (line number in a file, offset in a topic).
+    """A good event, its fields and where it came from (line number in a file, offset in
+    a topic).
+
+    `fields` is the event's fields as a tuple (`msgspec.structs.astuple`, one C call),
+    taken once when decoded: compiled code indexes it with :mod:`fraud_warning.event_fields`
+    instead of reading the struct's attributes through Python's generic lookup. An
+    event is never changed once decoded, so the two always agree.
 
     A plain class, not a dataclass: compiled, a dataclass keeps the `__init__` that
     `dataclasses` generates, interpreted bytecode run once per event (about 1,100
     instructions, as much as the rest of decoding after msgspec)."""
 
-    __slots__ = ("event", "offset")
+    __slots__ = ("event", "fields", "offset")
 
     def __init__(self, offset: int, event: WireEvent) -> None:
         self.offset = offset
         self.event = event
+        self.fields: tuple[Any, ...] = _FIELDS_OF(event)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Decoded):
@@ -128,36 +144,35 @@ def is_e164(number: str) -> bool:
 
 
 # each event type's E.164 fields, in the contract's order (the first bad one is named)
-_PHONES: Final[dict[type, tuple[str, ...]]] = {
-    Call: ("caller", "callee"),
-    Sms: ("sender", "receiver"),
-    Transfer: ("payer",),
+_PHONES: Final[dict[type, tuple[tuple[int, str], ...]]] = {
+    Call: ((CALL_CALLER, "caller"), (CALL_CALLEE, "callee")),
+    Sms: ((SMS_SENDER, "sender"), (SMS_RECEIVER, "receiver")),
+    Transfer: ((TRANSFER_PAYER, "payer"),),
 }
+_FIELDS_OF: Final = fields_of
 
 
-def _bad_phone(event: WireEvent) -> str | None:
+def _bad_phone(item: Decoded) -> str | None:
     """Why one of the event's phone numbers is not E.164, or None; worded as msgspec
     words a pattern mismatch, so :func:`classify` and dead letters read the same."""
-    for name in _PHONES[type(event)]:
-        if not is_e164(getattr(event, name)):
+    fields = item.fields
+    for at, name in _PHONES[type(item.event)]:
+        if not is_e164(fields[at]):
             return f"Expected `str` matching regex {E164_PATTERN!r} - at `$.{name}`"
     return None
 
 
-def _year_ok(event: WireEvent) -> bool:
-    # wire.ts_in_range, inlined: this module is compiled, wire is not
-    return MIN_YEAR <= event.ts.year <= MAX_YEAR
-
-
-def _checked(event: WireEvent) -> str | None:
+def _checked(item: Decoded) -> str | None:
     """What msgspec cannot check for us, in the order a record is read: phone numbers,
     then the event time's year. The reason's detail, or None for a good event."""
-    bad = _bad_phone(event)
+    bad = _bad_phone(item)
     if bad is not None:
         return bad
-    if _year_ok(event):
+    # wire.ts_in_range, inlined: this module is compiled, wire is not
+    year: int = item.fields[TS].year
+    if MIN_YEAR <= year <= MAX_YEAR:
         return None
-    return f"year {event.ts.year} outside {MIN_YEAR}..{MAX_YEAR} - at `$.ts`"
+    return f"year {year} outside {MIN_YEAR}..{MAX_YEAR} - at `$.ts`"
 
 
 def _bad_utf8(raw: bytes) -> str | None:
@@ -221,10 +236,11 @@ class Decoder:
             return self._fail(offset, raw, "invalid_json", str(exc))
         except RecursionError:
             return self._fail(offset, raw, "invalid_json", TOO_DEEP)
-        bad = _checked(event)
+        item = Decoded(offset, _finish(event))
+        bad = _checked(item)
         if bad is not None:
             return self._fail(offset, raw, classify(bad, raw), bad)
-        return Decoded(offset, _finish(event))
+        return item
 
     def decode_lines(
         self, lines: Iterable[tuple[int, bytes]]
@@ -241,9 +257,11 @@ class Decoder:
             except (msgspec.MsgspecError, RecursionError, UnicodeDecodeError):
                 pass
             else:
-                if (line.isascii() or _bad_utf8(line) is None) and _checked(event) is None:
-                    good.append(Decoded(offset, _finish(event)))
-                    continue
+                if line.isascii() or _bad_utf8(line) is None:
+                    item = Decoded(offset, _finish(event))
+                    if _checked(item) is None:
+                        good.append(item)
+                        continue
             if not line.strip():
                 continue
             out = self.decode_one(line, offset)
@@ -266,8 +284,9 @@ class Decoder:
             except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
                 pass
             else:
-                if all(_checked(event) is None for event in events):
-                    return [Decoded(offset, _finish(e)) for e in events], []
+                items = [Decoded(offset, _finish(e)) for e in events]
+                if all(_checked(item) is None for item in items):
+                    return items, []
         try:
             parts: Sequence[msgspec.Raw] = self._raw_list.decode(value)
         except msgspec.DecodeError as exc:

@@ -17,6 +17,7 @@ from fraud_warning.alerting import FRAUD_NUMBER, Alerter, Output, Trigger
 from fraud_warning.clock import Clock
 from fraud_warning.decode import Decoded
 from fraud_warning.dispatch import Dispatcher
+from fraud_warning.epoch import Epochs
 from fraud_warning.features import CATALOGUE, FeatureConfig
 from fraud_warning.join import Joiner
 from fraud_warning.metrics import Metrics
@@ -75,6 +76,7 @@ class Engine:
             clock=clock,
         )
         self.admission = self.config.admission()
+        self.epochs = Epochs()  # event times to epoch seconds, the last one remembered
         self.watermark = float("-inf")
         self._seq = 0
         self._next_housekeeping = float("-inf")

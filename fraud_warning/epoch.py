@@ -33,6 +33,11 @@ def epoch_s(ts: datetime) -> float:
     offset = _fixed_offset_us(ts.tzinfo)
     if offset is None:
         return ts.timestamp()  # naive (local time), or a zone with rules
+    return _fixed_epoch_s(ts, offset)
+
+
+def _fixed_epoch_s(ts: datetime, offset: int) -> float:
+    """`ts.timestamp()` for a datetime whose tzinfo is a fixed offset of `offset` µs."""
     seconds = (ts.toordinal() - _EPOCH_ORDINAL) * 86_400 + (
         ts.hour * 3600 + ts.minute * 60 + ts.second
     )
@@ -40,6 +45,36 @@ def epoch_s(ts: datetime) -> float:
     if -_EXACT_US < us < _EXACT_US:
         return float(us) / 1e6
     return ts.timestamp()
+
+
+class Epochs:
+    """:func:`epoch_s` with the last answer remembered, for one stream of events.
+
+    Events arrive in time order and, at a city's rate, many in the same second: in the
+    generated 100,000-subscriber day 96 % of events carry the previous event's time.
+    Comparing two datetimes with the same tzinfo is a compare of their fields, a tenth
+    of the cost of the datetime's six attribute reads. Only a fixed-offset answer is
+    remembered: two equal datetimes then name the same instant, where datetimes equal
+    in a zone with rules may differ in `fold` (PEP 495), and naive ones never equal an
+    aware one."""
+
+    __slots__ = ("_last", "_last_s")
+
+    def __init__(self) -> None:
+        self._last: datetime | None = None
+        self._last_s = 0.0
+
+    def of(self, ts: datetime) -> float:
+        """`ts.timestamp()`, the same float."""
+        if ts == self._last:
+            return self._last_s
+        offset = _fixed_offset_us(ts.tzinfo)
+        if offset is None:
+            return ts.timestamp()
+        seconds = _fixed_epoch_s(ts, offset)
+        self._last = ts
+        self._last_s = seconds
+        return seconds
 
 
 def offset_s(ts: datetime) -> int:
@@ -66,4 +101,4 @@ def _fixed_offset_us(tz: object) -> int | None:
     return offset
 
 
-__all__ = ["epoch_s", "offset_s"]
+__all__ = ["Epochs", "epoch_s", "offset_s"]

@@ -20,8 +20,26 @@ Only trigger kinds that have models are snapshotted, so unused features cost not
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Final, Protocol
+from typing import Any, Final
 
+from fraud_warning.event_fields import (
+    CALL_CALLEE,
+    CALL_CALLEE_CELL,
+    CALL_CALLER,
+    CALL_CALLER_CELL,
+    CALL_DURATION_S,
+    CALL_ORIGIN,
+    SMS_HAS_URL,
+    SMS_RECEIVER,
+    SMS_SENDER,
+    SMS_SENDER_CELL,
+    SMS_TEXT,
+    TRANSFER_AMOUNT_CNY,
+    TRANSFER_CHANNEL,
+    TRANSFER_PAYEE_ACCOUNT,
+    TRANSFER_PAYER,
+    fields_of,
+)
 from fraud_warning.features import (
     VICTIM_CONTEXT,
     FeatureConfig,
@@ -50,67 +68,8 @@ from fraud_warning.wire import RISKY_ORIGINS, Call, Sms, Transfer, derive_origin
 LINK_SMS: Final = VICTIM_CONTEXT.index("url_sms_unknown_24h")
 RISK_CONTEXT: Final = VICTIM_CONTEXT.index("risk_context")
 SHORT_CALL_S: Final = 30
+_FIELDS_OF: Final = fields_of
 LONG_CALL_S: Final = 300
-
-
-# What each side reads of an event: the wire structs have these fields, and so do the
-# distributed runner's slimmer stage records.
-
-
-class CallMadeLike(Protocol):
-    @property
-    def caller(self) -> str: ...
-    @property
-    def callee(self) -> str: ...
-    @property
-    def caller_cell(self) -> str | None: ...
-
-
-class CallReceivedLike(Protocol):
-    @property
-    def caller(self) -> str: ...
-    @property
-    def callee(self) -> str: ...
-    @property
-    def callee_cell(self) -> str | None: ...
-    @property
-    def duration_s(self) -> int: ...
-    @property
-    def origin(self) -> str | None: ...
-
-
-class SmsSentLike(Protocol):
-    @property
-    def sender(self) -> str: ...
-    @property
-    def receiver(self) -> str: ...
-    @property
-    def sender_cell(self) -> str | None: ...
-
-
-class SmsReceivedLike(Protocol):
-    @property
-    def sender(self) -> str: ...
-    @property
-    def receiver(self) -> str: ...
-    @property
-    def has_url(self) -> bool | None: ...
-    @property
-    def text(self) -> str | None: ...
-
-
-class TransferLike(Protocol):
-    @property
-    def payer(self) -> str: ...
-    @property
-    def payee_account(self) -> str: ...
-    @property
-    def amount_cny(self) -> float: ...
-
-
-class PaidLike(TransferLike, Protocol):
-    @property
-    def channel(self) -> str: ...
 
 
 class Caller:
@@ -180,42 +139,53 @@ class Sides:
 
 
 class NumberSide:
-    """Number-side state: keyed by the calling number (or the SMS sender)."""
+    """Number-side state: keyed by the calling number (or the SMS sender).
+
+    The sides take an event's fields as arguments, not the event: the embedded runner
+    reads them off the decoded event's field tuple, the stages off their records, each
+    field once (see :mod:`fraud_warning.event_fields`)."""
 
     def __init__(self, sides: Sides, numbers: Half) -> None:
         self.sides = sides
         self.numbers = numbers
 
-    def call(self, ev: Call, ts: float) -> tuple[Caller, list[float] | None]:
+    def call(
+        self, caller: str, callee: str, duration_s: int, origin: str | None, ts: float
+    ) -> tuple[Caller, list[float] | None]:
         """Count a call; returns the caller as the victim side sees it and the number's
         own row when number rules should run on it."""
-        number = self.numbers.touch(ev.caller, ts)
+        number = self.numbers.touch(caller, ts)
         number.roll(ts)
         number.calls += 1
-        number.add_callee(ev.callee)
-        if ev.duration_s < SHORT_CALL_S:
+        number.add_callee(callee)
+        if duration_s < SHORT_CALL_S:
             number.short_calls += 1
-        elif ev.duration_s >= LONG_CALL_S:
+        elif duration_s >= LONG_CALL_S:
             number.long_calls += 1
-        number.risky_origin = ev.origin in RISKY_ORIGINS
+        number.risky_origin = origin in RISKY_ORIGINS
         windows = self.sides.windows
         if windows.records("number:call"):
-            origin = ev.origin or derive_origin(ev.caller)
-            fields = {"callee": ev.callee, "duration_s": ev.duration_s, "origin": origin}
+            fields = {
+                "callee": callee,
+                "duration_s": duration_s,
+                "origin": origin or derive_origin(caller),
+            }
             windows.record(number, "number:call", ts, fields)
-        return self._seen(number, ev.caller, "number", ts)
+        return self._seen(number, caller, "number", ts)
 
-    def sms(self, ev: Sms, ts: float) -> tuple[Caller, list[float] | None]:
+    def sms(
+        self, sender: str, receiver: str, text: str | None, has_url: bool | None, ts: float
+    ) -> tuple[Caller, list[float] | None]:
         """Count an SMS; returns the sender as the victim side sees it and the number's
         own row when its SMS rules (`on: number_sms`) should run on it."""
-        number = self.numbers.touch(ev.sender, ts)
+        number = self.numbers.touch(sender, ts)
         number.roll(ts)
-        number.add_callee(ev.receiver)
+        number.add_callee(receiver)
         windows = self.sides.windows
         if windows.records("number:sms"):
-            fields = {"receiver": ev.receiver, "text": ev.text or "", "has_url": bool(ev.has_url)}
+            fields = {"receiver": receiver, "text": text or "", "has_url": bool(has_url)}
             windows.record(number, "number:sms", ts, fields)
-        return self._seen(number, ev.sender, "number_sms", ts)
+        return self._seen(number, sender, "number_sms", ts)
 
     def _seen(
         self, number: NumberState, key: str, kind: str, ts: float
@@ -240,99 +210,118 @@ class VictimSide:
         self.victims = victims
         self.flags = flags
 
-    def call_made(self, ev: CallMadeLike, ts: float) -> None:
+    def call_made(self, caller: str, callee: str, caller_cell: str | None, ts: float) -> None:
         """The caller's half of a call: whom you call is someone you know."""
-        state = self.victims.touch(ev.caller, ts)
-        if ev.caller_cell:
-            state.set_cell(ev.caller_cell)
-        state.add_contact(ev.callee)
+        state = self.victims.touch(caller, ts)
+        if caller_cell:
+            state.set_cell(caller_cell)
+        state.add_contact(callee)
 
-    def call_received(self, ev: CallReceivedLike, ts: float, caller: Caller) -> list[float] | None:
+    def call_received(
+        self,
+        caller: str,
+        callee: str,
+        callee_cell: str | None,
+        duration_s: int,
+        origin: str | None,
+        ts: float,
+        seen: Caller,
+    ) -> list[float] | None:
         """The callee's half: a stranger's call is recorded; returns the call row if wanted."""
-        state = self.victims.touch(ev.callee, ts)
-        if ev.callee_cell:
-            state.set_cell(ev.callee_cell)
+        state = self.victims.touch(callee, ts)
+        if callee_cell:
+            state.set_cell(callee_cell)
         sides = self.sides
-        service, known = sides.is_service(ev.caller), state.knows(ev.caller)
+        service, known = sides.is_service(caller), state.knows(caller)
         windows = sides.windows
         if windows.records("victim:call"):
             fields = {
-                "caller": ev.caller,
-                "duration_s": ev.duration_s,
-                "origin": ev.origin or derive_origin(ev.caller),
+                "caller": caller,
+                "duration_s": duration_s,
+                "origin": origin or derive_origin(caller),
                 "caller_is_contact": known,
                 "caller_is_service": service,
-                "caller_fanout_1h": caller.fanout,
-                "caller_flagged": caller.flagged,
+                "caller_fanout_1h": seen.fanout,
+                "caller_flagged": seen.flagged,
             }
             windows.record(state, "victim:call", ts, fields)
         if service or known:
             return None
-        risky = ev.origin in RISKY_ORIGINS
+        risky = origin in RISKY_ORIGINS
         # appended first: a warning raised on this call should count this call
-        state.add_inbound(Inbound(ts, ev.caller, ev.duration_s, risky, CALL, False, caller.fanout))
-        if ev.duration_s < sides.min_call_s:
+        state.add_inbound(Inbound(ts, caller, duration_s, risky, CALL, False, seen.fanout))
+        if duration_s < sides.min_call_s:
             return None
-        context = victim_context(state, ts, self.flags, ev.callee in sides.elderly)
-        row = context + caller_features(ev.duration_s, risky, caller.fanout, caller.flagged)
+        context = victim_context(state, ts, self.flags, callee in sides.elderly)
+        row = context + caller_features(duration_s, risky, seen.fanout, seen.flagged)
         if windows.columns("call"):
             row += windows.values(state, "call", ts)
         return row
 
-    def sms_sent(self, ev: SmsSentLike, ts: float) -> None:
-        state = self.victims.touch(ev.sender, ts)
-        if ev.sender_cell:
-            state.set_cell(ev.sender_cell)
-        state.add_contact(ev.receiver)
+    def sms_sent(self, sender: str, receiver: str, sender_cell: str | None, ts: float) -> None:
+        state = self.victims.touch(sender, ts)
+        if sender_cell:
+            state.set_cell(sender_cell)
+        state.add_contact(receiver)
 
-    def sms_received(self, ev: SmsReceivedLike, ts: float, sender: Caller) -> list[float] | None:
-        state = self.victims.touch(ev.receiver, ts)
+    def sms_received(
+        self,
+        sender: str,
+        receiver: str,
+        text: str | None,
+        has_url: bool | None,
+        ts: float,
+        seen: Caller,
+    ) -> list[float] | None:
+        state = self.victims.touch(receiver, ts)
         sides = self.sides
-        service, known = sides.is_service(ev.sender), state.knows(ev.sender)
-        has_url = bool(ev.has_url)
+        service, known = sides.is_service(sender), state.knows(sender)
+        url = bool(has_url)
         windows = sides.windows
         if windows.records("victim:sms"):
             fields = {
-                "sender": ev.sender,
-                "text": ev.text or "",
-                "has_url": has_url,
+                "sender": sender,
+                "text": text or "",
+                "has_url": url,
                 "sender_is_contact": known,
                 "sender_is_service": service,
-                "sender_fanout_1h": sender.fanout,
-                "sender_flagged": sender.flagged,
+                "sender_fanout_1h": seen.fanout,
+                "sender_flagged": seen.flagged,
             }
             windows.record(state, "victim:sms", ts, fields)
         if service or known:
             return None
-        state.add_inbound(Inbound(ts, ev.sender, 0, False, SMS, has_url, sender.fanout))
+        state.add_inbound(Inbound(ts, sender, 0, False, SMS, url, seen.fanout))
         if "sms" not in sides.kinds:
             return None
-        context = victim_context(state, ts, self.flags, ev.receiver in sides.elderly)
-        row = context + sender_features(has_url, sender.fanout, sender.flagged)
+        context = victim_context(state, ts, self.flags, receiver in sides.elderly)
+        row = context + sender_features(url, seen.fanout, seen.flagged)
         if windows.columns("sms"):
             row += windows.values(state, "sms", ts)
         return row
 
-    def transfer(self, ev: PaidLike, ts: float) -> PayerHalf:
+    def transfer(
+        self, payer: str, payee_account: str, amount_cny: float, channel: str, ts: float
+    ) -> PayerHalf:
         """The payer's half of a transfer, then the transfer is recorded."""
-        payer = self.victims.touch(ev.payer, ts)
-        context = victim_context(payer, ts, self.flags, ev.payer in self.sides.elderly)
+        state = self.victims.touch(payer, ts)
+        context = victim_context(state, ts, self.flags, payer in self.sides.elderly)
         half = None
-        if ev.amount_cny >= self.sides.min_amount:
-            half = payer_features(payer, ev.payee_account, ev.amount_cny, ts)
-        was_new = not payer.has_paid(ev.payee_account)
-        payer.add_transfer(Payment(ts, ev.payee_account, ev.amount_cny, was_new))
-        payer.add_payee(ev.payee_account)
+        if amount_cny >= self.sides.min_amount:
+            half = payer_features(state, payee_account, amount_cny, ts)
+        was_new = not state.has_paid(payee_account)
+        state.add_transfer(Payment(ts, payee_account, amount_cny, was_new))
+        state.add_payee(payee_account)
         windows = self.sides.windows
         if windows.records("victim:transfer"):
             fields = {
-                "payee_account": ev.payee_account,
-                "amount_cny": ev.amount_cny,
+                "payee_account": payee_account,
+                "amount_cny": amount_cny,
                 "payee_is_new": was_new,
-                "channel": ev.channel,
+                "channel": channel,
             }
-            windows.record(payer, "victim:transfer", ts, fields)
-        extra = windows.by_id(payer, "transfer", ts) if half is not None else {}
+            windows.record(state, "victim:transfer", ts, fields)
+        extra = windows.by_id(state, "transfer", ts) if half is not None else {}
         return PayerHalf(context, half, extra)
 
 
@@ -343,18 +332,18 @@ class PayeeSide:
         self.sides = sides
         self.payees = payees
 
-    def transfer(self, ev: TransferLike, ts: float, half: PayerHalf) -> list[float] | None:
+    def transfer(
+        self, payer: str, payee_account: str, amount_cny: float, ts: float, half: PayerHalf
+    ) -> list[float] | None:
         """Complete the transfer row (when the payer's half was wanted), then record it."""
-        payee = self.payees.touch(ev.payee_account, ts)
+        payee = self.payees.touch(payee_account, ts)
         row = None
         if half.payer is not None:
             row = half.context + half.payer + payee_features(payee, ts)
             if self.sides.windows.columns("transfer"):
                 row += self.sides.windows.from_ids(half.windows, "transfer")
         context = half.context
-        payee.add(
-            Credit(ts, ev.payer, ev.amount_cny, context[RISK_CONTEXT] > 0, context[LINK_SMS] > 0)
-        )
+        payee.add(Credit(ts, payer, amount_cny, context[RISK_CONTEXT] > 0, context[LINK_SMS] > 0))
         return row
 
 
@@ -383,18 +372,51 @@ class Joiner:
 
     def call(self, ev: Call, ts: float) -> tuple[list[float] | None, list[float] | None]:
         """Apply a call; returns (callee-side row, caller-number row), each if wanted."""
-        caller, number_row = self.number.call(ev, ts)
-        self.victim.call_made(ev, ts)
-        return self.victim.call_received(ev, ts, caller), number_row
+        return self.call_fields(_FIELDS_OF(ev), ts)
+
+    def call_fields(
+        self, f: tuple[Any, ...], ts: float
+    ) -> tuple[list[float] | None, list[float] | None]:
+        """:meth:`call` on the call's field tuple (:attr:`Decoded.fields`)."""
+        caller: str = f[CALL_CALLER]
+        callee: str = f[CALL_CALLEE]
+        duration_s: int = f[CALL_DURATION_S]
+        origin: str | None = f[CALL_ORIGIN]
+        seen, number_row = self.number.call(caller, callee, duration_s, origin, ts)
+        victim = self.victim
+        victim.call_made(caller, callee, f[CALL_CALLER_CELL], ts)
+        row = victim.call_received(
+            caller, callee, f[CALL_CALLEE_CELL], duration_s, origin, ts, seen
+        )
+        return row, number_row
 
     def sms(self, ev: Sms, ts: float) -> tuple[list[float] | None, list[float] | None]:
         """Apply an SMS; returns (receiver-side row, sender-number row), each if wanted."""
-        sender, number_row = self.number.sms(ev, ts)
-        self.victim.sms_sent(ev, ts)
-        return self.victim.sms_received(ev, ts, sender), number_row
+        return self.sms_fields(_FIELDS_OF(ev), ts)
+
+    def sms_fields(
+        self, f: tuple[Any, ...], ts: float
+    ) -> tuple[list[float] | None, list[float] | None]:
+        """:meth:`sms` on the SMS's field tuple."""
+        sender: str = f[SMS_SENDER]
+        receiver: str = f[SMS_RECEIVER]
+        text: str | None = f[SMS_TEXT]
+        has_url: bool | None = f[SMS_HAS_URL]
+        seen, number_row = self.number.sms(sender, receiver, text, has_url, ts)
+        victim = self.victim
+        victim.sms_sent(sender, receiver, f[SMS_SENDER_CELL], ts)
+        return victim.sms_received(sender, receiver, text, has_url, ts, seen), number_row
 
     def transfer(self, ev: Transfer, ts: float) -> list[float] | None:
-        return self.payee.transfer(ev, ts, self.victim.transfer(ev, ts))
+        return self.transfer_fields(_FIELDS_OF(ev), ts)
+
+    def transfer_fields(self, f: tuple[Any, ...], ts: float) -> list[float] | None:
+        """:meth:`transfer` on the transfer's field tuple."""
+        payer: str = f[TRANSFER_PAYER]
+        account: str = f[TRANSFER_PAYEE_ACCOUNT]
+        amount: float = f[TRANSFER_AMOUNT_CNY]
+        half = self.victim.transfer(payer, account, amount, f[TRANSFER_CHANNEL], ts)
+        return self.payee.transfer(payer, account, amount, ts, half)
 
 
 __all__ = ["Caller", "Joiner", "NumberSide", "PayeeSide", "PayerHalf", "Sides", "VictimSide"]

@@ -15,7 +15,15 @@ from typing import Any, Final
 
 from fraud_warning.admission import Admission
 from fraud_warning.decode import Decoded
-from fraud_warning.epoch import epoch_s
+from fraud_warning.epoch import Epochs
+from fraud_warning.event_fields import (
+    CALL_CALLEE,
+    CALL_CALLER,
+    SMS_RECEIVER,
+    SMS_SENDER,
+    TRANSFER_PAYER,
+    TS,
+)
 from fraud_warning.features import clears
 from fraud_warning.join import Joiner
 from fraud_warning.state import Half
@@ -120,9 +128,11 @@ def route(
     seq: int = engine._seq
     watermark: float = engine.watermark
     dead: list[Any] = out.dead
+    epochs: Epochs = engine.epochs
     for item in batch:
         ev: Any = item.event
-        ts = epoch_s(ev.ts)
+        f = item.fields
+        ts = epochs.of(f[TS])
         letter = admission.admit(item, ts, source)
         if letter is not None:
             dead.append(letter)
@@ -136,20 +146,23 @@ def route(
         kind = type(ev)
         if kind is _CALL:
             routed.calls += 1
-            row, number_row = joiner.call(ev, ts)
-            routed.take(
-                seq, watermark, ev, ts, "call", ev.callee, row, "number", ev.caller, number_row
-            )
+            row, number_row = joiner.call_fields(f, ts)
+            callee: str = f[CALL_CALLEE]
+            caller: str = f[CALL_CALLER]
+            routed.take(seq, watermark, ev, ts, "call", callee, row, "number", caller, number_row)
         elif kind is _SMS:
             routed.sms += 1
-            row, number_row = joiner.sms(ev, ts)
+            row, number_row = joiner.sms_fields(f, ts)
+            receiver: str = f[SMS_RECEIVER]
+            sender: str = f[SMS_SENDER]
             routed.take(
-                seq, watermark, ev, ts, "sms", ev.receiver, row, "number_sms", ev.sender, number_row
+                seq, watermark, ev, ts, "sms", receiver, row, "number_sms", sender, number_row
             )
         else:
             routed.transfers += 1
-            row = joiner.transfer(ev, ts)
-            routed.take(seq, watermark, ev, ts, "transfer", ev.payer, row, "", "", None)
+            row = joiner.transfer_fields(f, ts)
+            payer: str = f[TRANSFER_PAYER]
+            routed.take(seq, watermark, ev, ts, "transfer", payer, row, "", "", None)
     engine._seq = seq
     return routed
 

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
-from fraud_warning.epoch import epoch_s, offset_s
+from fraud_warning.epoch import Epochs, epoch_s, offset_s
 
 
 def _random_offset(rng: random.Random) -> timezone:
@@ -67,3 +67,38 @@ def test_offset_s_truncates_as_total_seconds_does() -> None:
     assert offset_s(ts) == 0  # naive
     zoned = datetime(2026, 7, 1, tzinfo=ZoneInfo("America/New_York"))
     assert offset_s(zoned) == -4 * 3600
+
+
+def test_epochs_remembers_the_last_time_without_changing_an_answer() -> None:
+    """A stream as events come: runs of the same second, the same instant written with
+    another offset, a step back (late event), zones with rules and naive times between."""
+    rng = random.Random(11)
+    base = datetime(2026, 3, 2, 8, tzinfo=timezone(timedelta(hours=8)))
+    stream: list[datetime] = []
+    ts = base
+    for _ in range(20_000):
+        step = rng.choice([0, 0, 0, 1, 1, 7, -30, 3600])
+        ts = ts + timedelta(seconds=step, microseconds=rng.choice([0, 0, 250_000]))
+        shown = rng.choice([ts, ts, ts, ts.astimezone(UTC), ts.astimezone(_random_offset(rng))])
+        stream.append(shown)
+        if rng.random() < 0.01:
+            stream.append(ts.astimezone(ZoneInfo("Europe/London")))
+        if rng.random() < 0.01:
+            stream.append(ts.replace(tzinfo=None))
+    epochs = Epochs()
+    for ts in stream:
+        assert epochs.of(ts) == ts.timestamp(), ts
+
+
+def test_epochs_tells_apart_times_that_compare_equal_but_name_two_instants() -> None:
+    """The hour repeated when New York's clocks go back: the two readings compare equal
+    (same tzinfo, fold ignored) but are an hour apart; naive times read local time."""
+    zone = ZoneInfo("America/New_York")
+    first = datetime(2026, 11, 1, 1, 30, tzinfo=zone)
+    second = first.replace(fold=1)
+    assert first == second and first.timestamp() != second.timestamp()
+    epochs = Epochs()
+    assert [epochs.of(first), epochs.of(second)] == [first.timestamp(), second.timestamp()]
+    naive = datetime(2026, 3, 2, 8)
+    aware = naive.replace(tzinfo=UTC)
+    assert [epochs.of(aware), epochs.of(naive)] == [aware.timestamp(), naive.timestamp()]

@@ -38,9 +38,13 @@ def _joiner(store: StateStore | None = None) -> Joiner:
     return Joiner(store or StateStore(), RefData.empty(), wanted)
 
 
+def _number_call(joiner: Joiner, ev: Call) -> list[float] | None:
+    ts = ev.ts.timestamp()
+    return joiner.number.call(ev.caller, ev.callee, ev.duration_s, ev.origin, ts)[1]
+
+
 def _active(joiner: Joiner, at_s: float, callee: str = "+8613900000001") -> float:
-    ev = _call(at_s, callee=callee)
-    _, row = joiner.number.call(ev, ev.ts.timestamp())
+    row = _number_call(joiner, _call(at_s, callee=callee))
     assert row is not None and len(row) == len(NUMBER)
     return row[ACTIVE]
 
@@ -66,7 +70,7 @@ def test_the_age_is_capped_at_a_day() -> None:
 def test_an_sms_starts_the_age_too() -> None:
     joiner = _joiner()
     ev = _sms(0)
-    joiner.number.sms(ev, ev.ts.timestamp())
+    joiner.number.sms(ev.sender, ev.receiver, ev.text, ev.has_url, ev.ts.timestamp())
     assert 1800 <= _active(joiner, 1800) < 1860
 
 
@@ -82,8 +86,7 @@ def test_a_number_idle_longer_than_the_retention_reads_as_new_again() -> None:
 def test_other_numbers_keep_their_own_age() -> None:
     joiner = _joiner()
     _active(joiner, 0)
-    ev = _call(5 * HOUR_S, caller="+8618600000009")
-    _, row = joiner.number.call(ev, ev.ts.timestamp())
+    row = _number_call(joiner, _call(5 * HOUR_S, caller="+8618600000009"))
     assert row is not None and row[ACTIVE] < 60
     assert _active(joiner, 5 * HOUR_S + 10) >= 5 * HOUR_S
 
@@ -99,8 +102,7 @@ def test_a_burst_in_the_first_minutes_reads_as_new_and_fanning_out() -> None:
     joiner = _joiner()
     row: list[float] | None = None
     for k in range(40):
-        ev = _call(20 * k, callee=f"+86139000{k:05d}")
-        _, row = joiner.number.call(ev, ev.ts.timestamp())
+        row = _number_call(joiner, _call(20 * k, callee=f"+86139000{k:05d}"))
     assert row is not None
     assert row[FANOUT] == 40 and row[ACTIVE] < 20 * 40 + 60
 

@@ -11,11 +11,31 @@ which may flag.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, Final
 
 from fraud_warning.admission import Admission
 from fraud_warning.decode import Decoded
-from fraud_warning.epoch import epoch_s, offset_s
+from fraud_warning.epoch import Epochs, offset_s
+from fraud_warning.event_fields import (
+    CALL_CALLEE,
+    CALL_CALLEE_CELL,
+    CALL_CALLER,
+    CALL_CALLER_CELL,
+    CALL_DURATION_S,
+    CALL_ORIGIN,
+    EVENT_ID,
+    SMS_HAS_URL,
+    SMS_RECEIVER,
+    SMS_SENDER,
+    SMS_SENDER_CELL,
+    SMS_TEXT,
+    TRANSFER_AMOUNT_CNY,
+    TRANSFER_CHANNEL,
+    TRANSFER_PAYEE_ACCOUNT,
+    TRANSFER_PAYER,
+    TS,
+)
 from fraud_warning.features import clears
 from fraud_warning.join import NumberSide
 from fraud_warning.stages.records import (
@@ -54,29 +74,37 @@ def number_events(
     gates: dict[str, tuple[tuple[int, float], ...]] = task.models.number_gates
     texts: bool = task.ctx.sides.windows.reads_sms_text
     dead: list[Any] = out.dead
+    epochs: Epochs = task.epochs
     calls = sms = transfers = 0
     for item in batch:
         ev: Any = item.event
-        t = epoch_s(ev.ts)
+        f = item.fields
+        ts: datetime = f[TS]
+        t = epochs.of(ts)
         letter = admission.admit(item, t, source)
         if letter is not None:
             dead.append(letter)
             continue
         kind = type(ev)
+        eid: str = f[EVENT_ID]
         if kind is _CALL:
             calls += 1
-            seen, row = side.call(ev, t)
-            eid, caller, callee = ev.event_id, ev.caller, ev.callee
-            sends.append((_VICTIM, caller, _CALL_MADE(eid, t, caller, callee, ev.caller_cell)))
+            caller: str = f[CALL_CALLER]
+            callee: str = f[CALL_CALLEE]
+            duration_s: int = f[CALL_DURATION_S]
+            origin: str | None = f[CALL_ORIGIN]
+            seen, row = side.call(caller, callee, duration_s, origin, t)
+            made = _CALL_MADE(eid, t, caller, callee, f[CALL_CALLER_CELL])
+            sends.append((_VICTIM, caller, made))
             received = _CALL_RECEIVED(
                 eid,
                 t,
-                offset_s(ev.ts),
+                offset_s(ts),
                 caller,
                 callee,
-                ev.callee_cell,
-                ev.duration_s,
-                ev.origin,
+                f[CALL_CALLEE_CELL],
+                duration_s,
+                origin,
                 seen.fanout,
                 seen.flagged,
             )
@@ -85,35 +113,39 @@ def number_events(
                 task._number_rules(ev, caller, t, row, "number", sends, out)
         elif kind is _SMS:
             sms += 1
-            seen, row = side.sms(ev, t)
-            eid, sender, receiver = ev.event_id, ev.sender, ev.receiver
-            sends.append((_VICTIM, sender, _SMS_SENT(eid, t, sender, receiver, ev.sender_cell)))
+            sender: str = f[SMS_SENDER]
+            receiver: str = f[SMS_RECEIVER]
+            text: str | None = f[SMS_TEXT]
+            has_url: bool | None = f[SMS_HAS_URL]
+            seen, row = side.sms(sender, receiver, text, has_url, t)
+            sends.append((_VICTIM, sender, _SMS_SENT(eid, t, sender, receiver, f[SMS_SENDER_CELL])))
             got = _SMS_RECEIVED(
                 eid,
                 t,
-                offset_s(ev.ts),
+                offset_s(ts),
                 sender,
                 receiver,
-                ev.has_url,
+                has_url,
                 seen.fanout,
                 seen.flagged,
-                ev.text if texts else None,
+                text if texts else None,
             )
             sends.append((_VICTIM, receiver, got))
             if row is not None and clears(gates["number_sms"], row):
                 task._number_rules(ev, sender, t, row, "number_sms", sends, out)
         else:
             transfers += 1
+            payer: str = f[TRANSFER_PAYER]
             paid = _PAID(
-                ev.event_id,
+                eid,
                 t,
-                offset_s(ev.ts),
-                ev.payer,
-                ev.payee_account,
-                ev.amount_cny,
-                ev.channel,
+                offset_s(ts),
+                payer,
+                f[TRANSFER_PAYEE_ACCOUNT],
+                f[TRANSFER_AMOUNT_CNY],
+                f[TRANSFER_CHANNEL],
             )
-            sends.append((_VICTIM, ev.payer, paid))
+            sends.append((_VICTIM, payer, paid))
     return calls, sms, transfers
 
 

@@ -24,6 +24,7 @@ import msgspec
 from fraud_warning.alerting import Alerter, Output, Trigger
 from fraud_warning.decode import DeadLetter, Decoded
 from fraud_warning.engine import EngineConfig, wanted_kinds
+from fraud_warning.epoch import Epochs
 from fraud_warning.features import FeatureConfig
 from fraud_warning.join import NumberSide, PayeeSide, PayerHalf, Sides, VictimSide
 from fraud_warning.metrics import Metrics
@@ -135,6 +136,7 @@ class NumberTask(_Task):
         self.models = Models(ctx.registry, ctx.metrics)
         self.alerter = ctx.alerter()
         self.admission = ctx.config.admission()
+        self.epochs = Epochs()  # event times to epoch seconds, the last one remembered
         # in the order number_events counts them
         self._events = [ctx.metrics.events.labels(t) for t in ("call", "sms", "transfer")]
 
@@ -267,7 +269,8 @@ class PayeeTask(_MergingTask):
         for rec in records:
             if not isinstance(rec, PayeeRow):
                 continue
-            row = self.side.transfer(rec, rec.t, PayerHalf(rec.context, rec.half, rec.windows))
+            half = PayerHalf(rec.context, rec.half, rec.windows)
+            row = self.side.transfer(rec.payer, rec.payee_account, rec.amount_cny, rec.t, half)
             if row is not None:
                 pending.append(
                     _Pending(rec.payer, rec.event_id, rec.t, rec.tz, rec.amount_cny, rec.cell)

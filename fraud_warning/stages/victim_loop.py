@@ -55,35 +55,47 @@ def victim_records(
         # exact types (msgspec structs, never subclassed): a type check per branch
         kind = type(rec)
         if kind is _CALL_RECEIVED:
-            row = side.call_received(rec, rec.t, Caller(rec.fanout, rec.flagged))
+            t: float = rec.t
+            callee: str = rec.callee
+            seen = Caller(rec.fanout, rec.flagged)
+            row = side.call_received(
+                rec.caller, callee, rec.callee_cell, rec.duration_s, rec.origin, t, seen
+            )
             if row is not None:
-                cell = victims.touch(rec.callee, rec.t).last_cell
-                triggered.append(("call", rec.callee, rec, row, cell))
+                cell = victims.touch(callee, t).last_cell
+                triggered.append(("call", callee, rec, row, cell))
         elif kind is _CALL_MADE:
-            side.call_made(rec, rec.t)
+            side.call_made(rec.caller, rec.callee, rec.caller_cell, rec.t)
         elif kind is _SMS_RECEIVED:
-            row = side.sms_received(rec, rec.t, Caller(rec.fanout, rec.flagged))
+            t = rec.t
+            receiver: str = rec.receiver
+            seen = Caller(rec.fanout, rec.flagged)
+            row = side.sms_received(rec.sender, receiver, rec.text, rec.has_url, t, seen)
             if row is not None:
-                cell = victims.touch(rec.receiver, rec.t).last_cell
-                triggered.append(("sms", rec.receiver, rec, row, cell))
+                cell = victims.touch(receiver, t).last_cell
+                triggered.append(("sms", receiver, rec, row, cell))
         elif kind is _SMS_SENT:
-            side.sms_sent(rec, rec.t)
+            side.sms_sent(rec.sender, rec.receiver, rec.sender_cell, rec.t)
         elif kind is _PAID:
-            half = side.transfer(rec, rec.t)
-            cell = victims.touch(rec.payer, rec.t).last_cell
+            t = rec.t
+            payer: str = rec.payer
+            account: str = rec.payee_account
+            amount: float = rec.amount_cny
+            half = side.transfer(payer, account, amount, rec.channel, t)
+            cell = victims.touch(payer, t).last_cell
             payee_row = _PAYEE_ROW(
                 rec.event_id,
-                rec.t,
+                t,
                 rec.tz,
-                rec.payer,
-                rec.payee_account,
-                rec.amount_cny,
+                payer,
+                account,
+                amount,
                 half.context,
                 half.payer,
                 cell,
                 half.windows,
             )
-            sends.append((_PAYEE, rec.payee_account, payee_row))
+            sends.append((_PAYEE, account, payee_row))
         elif kind is _FLAG:
             flags[rec.number] = rec.t
     return triggered
