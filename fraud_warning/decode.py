@@ -139,8 +139,13 @@ def is_e164(number: str) -> bool:
     n = len(number)
     if n < 7 or n > 17 or number[0] != "+" or number[1] == "0":
         return False
-    # isascii first: isdigit() alone admits full-width and superscript digits
-    return number.isascii() and number[1:].isdigit()
+    # code points, not str.isdigit(), which admits full-width and superscript digits;
+    # compiled, ord(number[i]) reads the code point in place (no 1-char str, no call)
+    for i in range(1, n):
+        c = ord(number[i])
+        if c < 48 or c > 57:
+            return False
+    return True
 
 
 # each event type's E.164 fields, in the contract's order (the first bad one is named)
