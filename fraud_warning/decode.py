@@ -17,6 +17,7 @@ import msgspec
 from fraud_warning.event_fields import (
     CALL_CALLEE,
     CALL_CALLER,
+    CALL_ORIGIN,
     SMS_RECEIVER,
     SMS_SENDER,
     TRANSFER_PAYER,
@@ -155,6 +156,9 @@ _PHONES: Final[dict[type, tuple[tuple[int, str], ...]]] = {
     Transfer: ((TRANSFER_PAYER, "payer"),),
 }
 _FIELDS_OF: Final = fields_of
+_CALL: Final = Call
+# called unbound: compiled, `line.isascii()` is a method lookup by name on every line
+_IS_ASCII: Final = bytes.isascii
 
 
 def _bad_phone(item: Decoded) -> str | None:
@@ -186,7 +190,7 @@ def _bad_utf8(raw: bytes) -> str | None:
     msgspec checks UTF-8 only in strings it keeps: invalid bytes in a skipped field
     pass, and in a kept one raise UnicodeDecodeError rather than a DecodeError.
     """
-    if raw.isascii():
+    if _IS_ASCII(raw):
         return None
     try:
         raw.decode("utf-8")
@@ -195,15 +199,17 @@ def _bad_utf8(raw: bytes) -> str | None:
     return None
 
 
-def _finish(event: WireEvent) -> WireEvent:
-    """A call's origin derived when not sent.
+def _decoded(offset: int, event: WireEvent) -> Decoded:
+    """A decoded event, a call's origin derived when not sent.
 
     Numbers, accounts and cells are not interned here: state interns what it keeps
     (fraud_warning.state), which covers the distributed runner's stage records too, and
     most of an event's strings are never kept."""
-    if type(event) is Call and event.origin is None:
-        event.origin = derive_origin(event.caller)  # type: ignore[assignment]
-    return event
+    item = Decoded(offset, event)
+    if type(event) is _CALL and item.fields[CALL_ORIGIN] is None:
+        event.origin = derive_origin(item.fields[CALL_CALLER])  # type: ignore[assignment]
+        item.fields = _FIELDS_OF(event)
+    return item
 
 
 class Decoder:
@@ -241,7 +247,7 @@ class Decoder:
             return self._fail(offset, raw, "invalid_json", str(exc))
         except RecursionError:
             return self._fail(offset, raw, "invalid_json", TOO_DEEP)
-        item = Decoded(offset, _finish(event))
+        item = _decoded(offset, event)
         bad = _checked(item)
         if bad is not None:
             return self._fail(offset, raw, classify(bad, raw), bad)
@@ -262,8 +268,8 @@ class Decoder:
             except (msgspec.MsgspecError, RecursionError, UnicodeDecodeError):
                 pass
             else:
-                if line.isascii() or _bad_utf8(line) is None:
-                    item = Decoded(offset, _finish(event))
+                if _IS_ASCII(line) or _bad_utf8(line) is None:
+                    item = _decoded(offset, event)
                     if _checked(item) is None:
                         good.append(item)
                         continue
@@ -289,7 +295,7 @@ class Decoder:
             except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
                 pass
             else:
-                items = [Decoded(offset, _finish(e)) for e in events]
+                items = [_decoded(offset, e) for e in events]
                 if all(_checked(item) is None for item in items):
                     return items, []
         try:
