@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,10 +55,19 @@ def _entries(raw: Any) -> list[Entry]:
 
 
 class StreamHub:
-    def __init__(self, client: redis.Redis, keys: Keys, block_ms: int = 1000) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        keys: Keys,
+        block_ms: int = 1000,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """`clock` (seconds since the epoch) stamps where the feed starts when Redis
+        cannot be read at first (see :meth:`run`)."""
         self.client = client
         self.keys = keys
         self.block_ms = block_ms
+        self.clock = clock
         self._queues: set[asyncio.Queue[Entry | None]] = set()
 
     def subscribe(self) -> asyncio.Queue[Entry | None]:
@@ -94,7 +105,15 @@ class StreamHub:
                 queue.get_nowait()
 
     async def run(self) -> None:
-        """Tails the stream until cancelled; survives Redis outages."""
+        """Tails the stream until cancelled; survives Redis outages.
+
+        The feed starts at the stream's latest entry. When that cannot be read (Redis
+        unreachable as the server starts), it starts at the hub's start time instead, as
+        a stream id: entries the engine wrote meanwhile (it may still reach Redis when
+        this server cannot) are delivered once Redis answers, not skipped. Redis stamps
+        ids with its own clock, so a skew between the two hosts moves that start by as
+        much."""
+        started = f"{int(self.clock() * 1000)}-0"
         last: str | None = None
         while True:
             try:
@@ -106,10 +125,12 @@ class StreamHub:
                 )
             except STORE_ERRORS as exc:
                 log.warning("live stream: redis unreachable (%s)", type(exc).__name__)
+                last = last or started
                 await asyncio.sleep(1.0)
                 continue
             except redis.RedisError as exc:  # a reply it could not read: retry, never stop
                 log.warning("live stream: redis error (%s), retrying", type(exc).__name__)
+                last = last or started
                 await asyncio.sleep(1.0)
                 continue
             for _name, items in raw or []:

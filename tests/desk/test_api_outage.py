@@ -8,6 +8,7 @@ drops packets: connections open, nothing answered), then restores.
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import re
 import threading
@@ -23,6 +24,7 @@ import redis
 from fraud_warning.desk.connection import connect
 from fraud_warning.desk.keys import Keys
 from fraud_warning.desk.service import Desk
+from fraud_warning.desk.stream import StreamHub
 from tests.kafka.helpers import TcpProxy
 
 from .conftest import SHARED_REDIS, make_alert, north
@@ -229,3 +231,46 @@ def test_a_hung_redis_answers_503_within_the_client_timeouts(env: Env) -> None:
     wait_until_ok(server)
     assert env.metric("fraud_warning_desk_store_errors_total", op="api") >= 1
     assert_clean_log(env.log)
+
+
+def test_a_hub_started_while_redis_is_unreachable_delivers_what_was_written_meanwhile() -> None:
+    """The live feed used to start at the latest entry it could read: a hub that could
+    not reach Redis at first started wherever the stream stood when Redis returned, and
+    an alert the engine wrote in between (it still reached Redis) never reached a
+    console. It now starts at the hub's start time."""
+    client = connect(SHARED_REDIS)
+    proxy = TcpProxy("127.0.0.1", 6379)
+    proxied = connect(f"redis://127.0.0.1:{proxy.port}/0")
+    keys = Keys(f"fwtest-hub-{uuid.uuid4().hex[:10]}")
+    desk = Desk(client, keys=keys)
+    before = fresh(desk, "P2")  # written before the hub starts: not part of its feed
+
+    async def scenario() -> list[str]:
+        hub = StreamHub(proxied, keys, block_ms=200)
+        queue = hub.subscribe()
+        proxy.cut()
+        task = asyncio.create_task(hub.run())
+        await asyncio.sleep(0.5)  # the hub's first read of the stream fails
+        written = fresh(desk, "P2")  # straight to Redis: the engine side is not cut off
+        proxy.restore()
+        got: list[str] = []
+        try:
+            while written not in got:
+                entry = await asyncio.wait_for(queue.get(), timeout=10)
+                assert entry is not None
+                got.append(entry.item)
+        finally:
+            task.cancel()
+        return got
+
+    try:
+        got = asyncio.run(scenario())
+    finally:
+        proxy.restore()
+        proxy.close()
+        proxied.close()
+        stale = list(client.scan_iter(match=f"{keys.prefix}:*", count=500))
+        if stale:
+            client.delete(*stale)
+        client.close()
+    assert before not in got and len(got) == len(set(got))
