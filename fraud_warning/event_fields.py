@@ -10,6 +10,7 @@ Importing this module checks them against the wire structs.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Final
 
 import msgspec
@@ -75,11 +76,14 @@ _LAYOUT: Final[dict[type[msgspec.Struct], dict[str, int]]] = {
 }
 
 
-def layout_errors() -> list[str]:
-    """Where the constants disagree with the wire structs' field order (none, or a
-    struct's fields were reordered without updating this module)."""
+def layout_errors(
+    layout: Mapping[type[msgspec.Struct], Mapping[str, int]] | None = None,
+) -> list[str]:
+    """Where field-position constants disagree with their structs' field order (none,
+    or a struct's fields were reordered without updating its constants); by default
+    this module's, for the wire structs."""
     errors = []
-    for struct, at in _LAYOUT.items():
+    for struct, at in (_LAYOUT if layout is None else layout).items():
         names = tuple(field.name for field in msgspec.structs.fields(struct))
         if sorted(at.values()) != list(range(len(names))):
             errors.append(f"{struct.__name__}: {len(names)} fields, {len(at)} positions")

@@ -57,3 +57,17 @@ def test_decoded_fields_are_the_events_own_after_decoding() -> None:
     assert good[2].fields[event_fields.TRANSFER_AMOUNT_CNY] == 5000.0
     built = Decoded(7, Transfer("t", TS, "+8613900000001", "A", "B", 10.0, "atm"))
     assert built.fields[event_fields.TRANSFER_PAYEE_ACCOUNT] == "B"
+
+
+def test_the_stage_records_positions_match_their_structs() -> None:
+    """Every ordered record is laid out (the merge reads each one's time and id off its
+    field tuple), and the positions agree with the structs."""
+    from typing import get_args
+
+    from fraud_warning.stages import records
+
+    assert event_fields.layout_errors(records.LAYOUT) == []
+    assert set(records.LAYOUT) == set(get_args(records.Ordered))
+    made = records.CallReceived("e", 1.5, 28_800, "+861", "+862", None, 60, "mobile", 3.0, True)
+    f = msgspec.structs.astuple(made)
+    assert (f[records.AT_T], f[records.CR_CALLEE], f[records.CR_FLAGGED]) == (1.5, "+862", True)

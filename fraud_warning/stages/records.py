@@ -8,9 +8,11 @@ for its caller before its callee; a flag set by a call applies after the call).
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from typing import Final
 
 import msgspec
 
+from fraud_warning.event_fields import layout_errors
 from fraud_warning.risk import Verdict
 
 # The stages records travel between: number, victim, payee, alert (see stages.tasks).
@@ -137,6 +139,112 @@ class Verdicts(msgspec.Struct, tag="vd", array_like=True, gc=False):
     verdicts: list[Verdict]
     part = VERDICT
 
+
+# Field positions in a record's tuple of fields (`msgspec.structs.astuple`), for the
+# compiled victim loop: see fraud_warning.event_fields. Checked on import.
+AT_EVENT_ID: Final = 0
+AT_T: Final = 1
+CM_CALLER: Final = 2
+CM_CALLEE: Final = 3
+CM_CALLER_CELL: Final = 4
+CR_CALLER: Final = 3
+CR_CALLEE: Final = 4
+CR_CALLEE_CELL: Final = 5
+CR_DURATION_S: Final = 6
+CR_ORIGIN: Final = 7
+CR_FANOUT: Final = 8
+CR_FLAGGED: Final = 9
+SS_SENDER: Final = 2
+SS_RECEIVER: Final = 3
+SS_SENDER_CELL: Final = 4
+SR_SENDER: Final = 3
+SR_RECEIVER: Final = 4
+SR_HAS_URL: Final = 5
+SR_FANOUT: Final = 6
+SR_FLAGGED: Final = 7
+SR_TEXT: Final = 8
+PD_TZ: Final = 2
+PD_PAYER: Final = 3
+PD_PAYEE_ACCOUNT: Final = 4
+PD_AMOUNT_CNY: Final = 5
+PD_CHANNEL: Final = 6
+FL_NUMBER: Final = 2
+
+LAYOUT: Final[dict[type[msgspec.Struct], dict[str, int]]] = {
+    CallMade: {
+        "event_id": AT_EVENT_ID,
+        "t": AT_T,
+        "caller": CM_CALLER,
+        "callee": CM_CALLEE,
+        "caller_cell": CM_CALLER_CELL,
+    },
+    CallReceived: {
+        "event_id": AT_EVENT_ID,
+        "t": AT_T,
+        "tz": 2,
+        "caller": CR_CALLER,
+        "callee": CR_CALLEE,
+        "callee_cell": CR_CALLEE_CELL,
+        "duration_s": CR_DURATION_S,
+        "origin": CR_ORIGIN,
+        "fanout": CR_FANOUT,
+        "flagged": CR_FLAGGED,
+    },
+    SmsSent: {
+        "event_id": AT_EVENT_ID,
+        "t": AT_T,
+        "sender": SS_SENDER,
+        "receiver": SS_RECEIVER,
+        "sender_cell": SS_SENDER_CELL,
+    },
+    SmsReceived: {
+        "event_id": AT_EVENT_ID,
+        "t": AT_T,
+        "tz": 2,
+        "sender": SR_SENDER,
+        "receiver": SR_RECEIVER,
+        "has_url": SR_HAS_URL,
+        "fanout": SR_FANOUT,
+        "flagged": SR_FLAGGED,
+        "text": SR_TEXT,
+    },
+    Paid: {
+        "event_id": AT_EVENT_ID,
+        "t": AT_T,
+        "tz": PD_TZ,
+        "payer": PD_PAYER,
+        "payee_account": PD_PAYEE_ACCOUNT,
+        "amount_cny": PD_AMOUNT_CNY,
+        "channel": PD_CHANNEL,
+    },
+    Flag: {"event_id": AT_EVENT_ID, "t": AT_T, "number": FL_NUMBER},
+    # the merge reads every ordered record's first two
+    PayeeRow: {
+        "event_id": AT_EVENT_ID,
+        "t": AT_T,
+        "tz": 2,
+        "payer": 3,
+        "payee_account": 4,
+        "amount_cny": 5,
+        "context": 6,
+        "half": 7,
+        "cell": 8,
+        "windows": 9,
+    },
+    Verdicts: {
+        "event_id": AT_EVENT_ID,
+        "t": AT_T,
+        "tz": 2,
+        "subscriber": 3,
+        "money": 4,
+        "cell": 5,
+        "verdicts": 6,
+    },
+}
+if layout_errors(LAYOUT):
+    raise ImportError(
+        "stages.records: field positions out of step: " + "; ".join(layout_errors(LAYOUT))
+    )
 
 Ordered = CallMade | CallReceived | SmsSent | SmsReceived | Paid | Flag | PayeeRow | Verdicts
 Record = Mark | Ordered

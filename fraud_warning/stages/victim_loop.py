@@ -11,9 +11,37 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Final
 
+from fraud_warning.event_fields import fields_of
 from fraud_warning.join import Caller, VictimSide
 from fraud_warning.stages.records import (
+    AT_EVENT_ID,
+    AT_T,
+    CM_CALLEE,
+    CM_CALLER,
+    CM_CALLER_CELL,
+    CR_CALLEE,
+    CR_CALLEE_CELL,
+    CR_CALLER,
+    CR_DURATION_S,
+    CR_FANOUT,
+    CR_FLAGGED,
+    CR_ORIGIN,
+    FL_NUMBER,
     PAYEE,
+    PD_AMOUNT_CNY,
+    PD_CHANNEL,
+    PD_PAYEE_ACCOUNT,
+    PD_PAYER,
+    PD_TZ,
+    SR_FANOUT,
+    SR_FLAGGED,
+    SR_HAS_URL,
+    SR_RECEIVER,
+    SR_SENDER,
+    SR_TEXT,
+    SS_RECEIVER,
+    SS_SENDER,
+    SS_SENDER_CELL,
     CallMade,
     CallReceived,
     Flag,
@@ -34,6 +62,7 @@ _PAID: Final = Paid
 _FLAG: Final = Flag
 _PAYEE_ROW: Final = PayeeRow
 _PAYEE: Final = PAYEE
+_FIELDS_OF: Final = fields_of
 
 #: A trigger row: (kind, subscriber, record, feature row, the subscriber's cell then).
 Triggered = tuple[str, str, Any, list[float], str | None]
@@ -52,41 +81,41 @@ def victim_records(
     may move the subscriber)."""
     triggered: list[Triggered] = []
     for rec in records:
-        # exact types (msgspec structs, never subclassed): a type check per branch
+        # exact types (msgspec structs, never subclassed): a type check per branch; the
+        # fields read off one tuple (stages.records' positions), not attribute by attribute
         kind = type(rec)
+        f = _FIELDS_OF(rec)
+        t: float = f[AT_T]
         if kind is _CALL_RECEIVED:
-            t: float = rec.t
-            callee: str = rec.callee
-            seen = Caller(rec.fanout, rec.flagged)
+            callee: str = f[CR_CALLEE]
+            seen = Caller(f[CR_FANOUT], f[CR_FLAGGED])
             row = side.call_received(
-                rec.caller, callee, rec.callee_cell, rec.duration_s, rec.origin, t, seen
+                f[CR_CALLER], callee, f[CR_CALLEE_CELL], f[CR_DURATION_S], f[CR_ORIGIN], t, seen
             )
             if row is not None:
                 cell = victims.touch(callee, t).last_cell
                 triggered.append(("call", callee, rec, row, cell))
         elif kind is _CALL_MADE:
-            side.call_made(rec.caller, rec.callee, rec.caller_cell, rec.t)
+            side.call_made(f[CM_CALLER], f[CM_CALLEE], f[CM_CALLER_CELL], t)
         elif kind is _SMS_RECEIVED:
-            t = rec.t
-            receiver: str = rec.receiver
-            seen = Caller(rec.fanout, rec.flagged)
-            row = side.sms_received(rec.sender, receiver, rec.text, rec.has_url, t, seen)
+            receiver: str = f[SR_RECEIVER]
+            seen = Caller(f[SR_FANOUT], f[SR_FLAGGED])
+            row = side.sms_received(f[SR_SENDER], receiver, f[SR_TEXT], f[SR_HAS_URL], t, seen)
             if row is not None:
                 cell = victims.touch(receiver, t).last_cell
                 triggered.append(("sms", receiver, rec, row, cell))
         elif kind is _SMS_SENT:
-            side.sms_sent(rec.sender, rec.receiver, rec.sender_cell, rec.t)
+            side.sms_sent(f[SS_SENDER], f[SS_RECEIVER], f[SS_SENDER_CELL], t)
         elif kind is _PAID:
-            t = rec.t
-            payer: str = rec.payer
-            account: str = rec.payee_account
-            amount: float = rec.amount_cny
-            half = side.transfer(payer, account, amount, rec.channel, t)
+            payer: str = f[PD_PAYER]
+            account: str = f[PD_PAYEE_ACCOUNT]
+            amount: float = f[PD_AMOUNT_CNY]
+            half = side.transfer(payer, account, amount, f[PD_CHANNEL], t)
             cell = victims.touch(payer, t).last_cell
             payee_row = _PAYEE_ROW(
-                rec.event_id,
+                f[AT_EVENT_ID],
                 t,
-                rec.tz,
+                f[PD_TZ],
                 payer,
                 account,
                 amount,
@@ -97,7 +126,7 @@ def victim_records(
             )
             sends.append((_PAYEE, account, payee_row))
         elif kind is _FLAG:
-            flags[rec.number] = rec.t
+            flags[f[FL_NUMBER]] = t
     return triggered
 
 
