@@ -68,8 +68,8 @@ from fraud_warning.wire import RISKY_ORIGINS, Call, Sms, Transfer, derive_origin
 LINK_SMS: Final = VICTIM_CONTEXT.index("url_sms_unknown_24h")
 RISK_CONTEXT: Final = VICTIM_CONTEXT.index("risk_context")
 SHORT_CALL_S: Final = 30
-_FIELDS_OF: Final = fields_of
 LONG_CALL_S: Final = 300
+_FIELDS_OF: Final = fields_of  # in a C static when compiled
 
 
 class Caller:
