@@ -96,11 +96,15 @@ def layout_errors(
     return errors
 
 
-if layout_errors():
-    raise ImportError(
-        "fraud_warning.event_fields is out of step with fraud_warning.wire: "
-        + "; ".join(layout_errors())
-    )
+def require_layout(layout: Mapping[type[msgspec.Struct], Mapping[str, int]], owner: str) -> None:
+    """Refuse to import `owner` when its field positions disagree with its structs: an
+    index into the wrong field would read another value without any error."""
+    errors = layout_errors(layout)
+    if errors:
+        raise ImportError(f"{owner}: field positions out of step: " + "; ".join(errors))
+
+
+require_layout(_LAYOUT, "fraud_warning.event_fields")
 
 __all__ = [
     "CALL_CALLEE",
@@ -123,4 +127,5 @@ __all__ = [
     "TS",
     "fields_of",
     "layout_errors",
+    "require_layout",
 ]

@@ -71,3 +71,13 @@ def test_the_stage_records_positions_match_their_structs() -> None:
     made = records.CallReceived("e", 1.5, 28_800, "+861", "+862", None, 60, "mobile", 3.0, True)
     f = msgspec.structs.astuple(made)
     assert (f[records.AT_T], f[records.CR_CALLEE], f[records.CR_FLAGGED]) == (1.5, "+862", True)
+
+
+def test_a_module_with_positions_out_of_step_refuses_to_import() -> None:
+    class Moved(msgspec.Struct):
+        ts: datetime
+        event_id: str
+
+    with pytest.raises(ImportError, match=r"somewhere: field positions out of step: "):
+        event_fields.require_layout({Moved: {"event_id": 0, "ts": 1}}, "somewhere")
+    event_fields.require_layout({Moved: {"ts": 0, "event_id": 1}}, "somewhere")

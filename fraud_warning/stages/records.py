@@ -12,7 +12,7 @@ from typing import Final
 
 import msgspec
 
-from fraud_warning.event_fields import layout_errors
+from fraud_warning.event_fields import require_layout
 from fraud_warning.risk import Verdict
 
 # The stages records travel between: number, victim, payee, alert (see stages.tasks).
@@ -241,10 +241,7 @@ LAYOUT: Final[dict[type[msgspec.Struct], dict[str, int]]] = {
         "verdicts": 6,
     },
 }
-if layout_errors(LAYOUT):
-    raise ImportError(
-        "stages.records: field positions out of step: " + "; ".join(layout_errors(LAYOUT))
-    )
+require_layout(LAYOUT, "fraud_warning.stages.records")
 
 Ordered = CallMade | CallReceived | SmsSent | SmsReceived | Paid | Flag | PayeeRow | Verdicts
 Record = Mark | Ordered
