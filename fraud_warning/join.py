@@ -165,11 +165,8 @@ class NumberSide:
         number.risky_origin = origin in RISKY_ORIGINS
         windows = self.sides.windows
         if windows.records("number:call"):
-            fields = {
-                "callee": callee,
-                "duration_s": duration_s,
-                "origin": origin or derive_origin(caller),
-            }
+            # in windowlang.FIELDS order, as every tuple handed to windows.record
+            fields = (callee, duration_s, origin or derive_origin(caller))
             windows.record(number, "number:call", ts, fields)
         return self._seen(number, caller, "number", ts)
 
@@ -183,8 +180,7 @@ class NumberSide:
         number.add_callee(receiver)
         windows = self.sides.windows
         if windows.records("number:sms"):
-            fields = {"receiver": receiver, "text": text or "", "has_url": bool(has_url)}
-            windows.record(number, "number:sms", ts, fields)
+            windows.record(number, "number:sms", ts, (receiver, text or "", bool(has_url)))
         return self._seen(number, sender, "number_sms", ts)
 
     def _seen(
@@ -235,15 +231,8 @@ class VictimSide:
         service, known = sides.is_service(caller), state.knows(caller)
         windows = sides.windows
         if windows.records("victim:call"):
-            fields = {
-                "caller": caller,
-                "duration_s": duration_s,
-                "origin": origin or derive_origin(caller),
-                "caller_is_contact": known,
-                "caller_is_service": service,
-                "caller_fanout_1h": seen.fanout,
-                "caller_flagged": seen.flagged,
-            }
+            how = origin or derive_origin(caller)
+            fields = (caller, duration_s, how, known, service, seen.fanout, seen.flagged)
             windows.record(state, "victim:call", ts, fields)
         if service or known:
             return None
@@ -279,15 +268,7 @@ class VictimSide:
         url = bool(has_url)
         windows = sides.windows
         if windows.records("victim:sms"):
-            fields = {
-                "sender": sender,
-                "text": text or "",
-                "has_url": url,
-                "sender_is_contact": known,
-                "sender_is_service": service,
-                "sender_fanout_1h": seen.fanout,
-                "sender_flagged": seen.flagged,
-            }
+            fields = (sender, text or "", url, known, service, seen.fanout, seen.flagged)
             windows.record(state, "victim:sms", ts, fields)
         if service or known:
             return None
@@ -314,12 +295,7 @@ class VictimSide:
         state.add_payee(payee_account)
         windows = self.sides.windows
         if windows.records("victim:transfer"):
-            fields = {
-                "payee_account": payee_account,
-                "amount_cny": amount_cny,
-                "payee_is_new": was_new,
-                "channel": channel,
-            }
+            fields = (payee_account, amount_cny, was_new, channel)
             windows.record(state, "victim:transfer", ts, fields)
         extra = windows.by_id(state, "transfer", ts) if half is not None else {}
         return PayerHalf(context, half, extra)

@@ -10,6 +10,11 @@ pairs of the events of one type that passed one `where` test, shared by every fe
 that reads the same events and field whatever its function or window. A source keeps
 what its longest window needs, at most MAX_ENTRIES pairs per key (a number that sent
 ten thousand SMS in an hour saturates there), in event-time order.
+
+The join hands an event's fields to :meth:`Windows.record` as a tuple in the order
+:data:`~fraud_warning.windowlang.FIELDS` lists them for its side and event, and the
+compiled tests read them by position: a dict of named fields per event, and a hashed
+lookup per field a test reads, cost more than the tests themselves.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from typing import Any, Final, Protocol
 from fraud_warning.features import CATALOGUE, NUMBER_KINDS
 from fraud_warning.state import intern
 from fraud_warning.windowlang import (
+    FIELDS,
     IsTrue,
     Match,
     NumCmp,
@@ -37,9 +43,16 @@ from fraud_warning.windowlang import (
 
 MAX_ENTRIES: Final = 1024
 Entry = tuple[float, Any]
-Fields = Mapping[str, Any]
+Fields = tuple[Any, ...]  # an event's fields, in FIELDS order for its side and event
 Test = Callable[[Fields], bool]
 Held = dict[str, list[Entry]]
+
+#: "side:event" → each field's position in the tuple the join records (FIELDS order).
+POSITIONS: Final = {
+    f"{side}:{event}": {name: at for at, name in enumerate(fields)}
+    for side, events in FIELDS.items()
+    for event, fields in events.items()
+}
 
 #: The side whose state each trigger kind's windows read.
 KIND_SIDE = {kind: "number" if kind in NUMBER_KINDS else "victim" for kind in CATALOGUE}
@@ -61,7 +74,7 @@ class HasWindows(Protocol):
 @dataclass(frozen=True)
 class _Source:
     key: str  # WindowSpec.source
-    field: str | None  # recorded value; None for count
+    at: int  # the recorded value's position in the event's fields; -1: count (1.0)
     test: Test | None
     retention_s: float
 
@@ -75,29 +88,32 @@ class _Column:
     within_s: float
 
 
-def compile_test(node: Pred, lists: Mapping[str, Sequence[str]]) -> Test:
-    """A closure over an event's fields (bare names: a source reads one event type)."""
+def compile_test(
+    node: Pred, lists: Mapping[str, Sequence[str]], positions: Mapping[str, int]
+) -> Test:
+    """A closure over an event's field tuple; `positions` maps the event's field names
+    (bare: a source reads one event type) to their places in it."""
     if isinstance(node, IsTrue):
-        name = node.field.split(".", 1)[1]
-        return lambda f: bool(f[name])
+        at = positions[node.field.split(".", 1)[1]]
+        return lambda f: bool(f[at])
     if isinstance(node, NumCmp):
-        name, op, value = node.field.split(".", 1)[1], _CMP[node.op], node.value
-        return lambda f: op(f[name], value)
+        at, op, value = positions[node.field.split(".", 1)[1]], _CMP[node.op], node.value
+        return lambda f: op(f[at], value)
     if isinstance(node, TextEq):
-        name, text, equal = node.field.split(".", 1)[1], node.value, node.equal
-        return lambda f: (f[name] == text) is equal
+        at, text, equal = positions[node.field.split(".", 1)[1]], node.value, node.equal
+        return lambda f: (f[at] == text) is equal
     if isinstance(node, Match):
-        return _match(node, lists)
+        return _match(node, lists, positions[node.field.split(".", 1)[1]])
     if isinstance(node, PNot):
-        if isinstance(node.item, IsTrue):  # `not sms.sender_is_contact`: one lookup
-            negated = node.item.field.split(".", 1)[1]
+        if isinstance(node.item, IsTrue):  # `not sms.sender_is_contact`: one read
+            negated = positions[node.item.field.split(".", 1)[1]]
             return lambda f: not f[negated]
-        inner = compile_test(node.item, lists)
+        inner = compile_test(node.item, lists, positions)
         return lambda f: not inner(f)
     # cheap tests first (filters are pure, so the order does not change the answer): a
     # keyword scan of the text runs only on what the yes/no and number tests let through
     items = sorted(node.items, key=_cost)
-    parts = [compile_test(item, lists) for item in items]
+    parts = [compile_test(item, lists, positions) for item in items]
     both = _both if isinstance(node, PAnd) else _either
     test = parts[-1]
     for part in reversed(parts[:-1]):  # a chain of two-way closures: no generator per call
@@ -123,8 +139,7 @@ def _cost(node: Pred) -> int:
     return max(_cost(item) for item in node.items)
 
 
-def _match(node: Match, lists: Mapping[str, Sequence[str]]) -> Test:
-    name = node.field.split(".", 1)[1]
+def _match(node: Match, lists: Mapping[str, Sequence[str]], at: int) -> Test:
     if node.list_name is not None:
         if node.list_name not in lists:
             known = ", ".join(f"${n}" for n in sorted(lists)) or "none"
@@ -134,15 +149,15 @@ def _match(node: Match, lists: Mapping[str, Sequence[str]]) -> Test:
         items = node.items
     if node.how == "in":
         members = frozenset(items)
-        return lambda f: f[name] in members
+        return lambda f: f[at] in members
     if node.how == "startswith":
         prefixes = tuple(items)
-        return lambda f: f[name].startswith(prefixes)
+        return lambda f: f[at].startswith(prefixes)
     if not items:
         return lambda f: False
     # escaped literals, longest first: one linear scan of the text for any keyword
     pattern = re.compile("|".join(re.escape(k) for k in sorted(set(items), key=len, reverse=True)))
-    return lambda f: pattern.search(f[name]) is not None
+    return lambda f: pattern.search(f[at]) is not None
 
 
 def _aggregate(column: _Column, entries: list[Entry], ts: float) -> float:
@@ -209,10 +224,11 @@ class Windows:
         # keyed "side:event": a constant string's hash is cached, a tuple's is not
         sources: dict[str, list[_Source]] = {}
         for key, spec in first.items():
-            test = compile_test(spec.where, lists) if spec.where is not None else None
-            field = spec.field if spec.func != "count" else None
-            source = _Source(key, field, test, retention[key])
-            sources.setdefault(f"{spec.side}:{spec.event}", []).append(source)
+            where = f"{spec.side}:{spec.event}"
+            positions = POSITIONS[where]
+            test = compile_test(spec.where, lists, positions) if spec.where is not None else None
+            at = positions[spec.field] if spec.func != "count" and spec.field else -1
+            sources.setdefault(where, []).append(_Source(key, at, test, retention[key]))
         self._sources = {where: tuple(found) for where, found in sources.items()}
         # the victim stages get an SMS's text only when a feature reads it
         self.reads_sms_text = any(
@@ -235,11 +251,11 @@ class Windows:
 
     def record(self, state: HasWindows, where: str, ts: float, fields: Fields) -> None:
         """Add an event of `where` ("side:event") to the key's windows it passes the
-        test of."""
+        test of; `fields` are the event's, in the order FIELDS lists them."""
         for source in self._sources.get(where, ()):
             if source.test is not None and not source.test(fields):
                 continue
-            value = fields[source.field] if source.field is not None else 1.0
+            value = fields[source.at] if source.at >= 0 else 1.0
             if type(value) is str:
                 value = intern(value)  # held for the window: one copy per number or account
             held = state.windows
@@ -314,6 +330,7 @@ __all__ = [
     "EMPTY",
     "KIND_SIDE",
     "MAX_ENTRIES",
+    "POSITIONS",
     "HasWindows",
     "Windows",
     "compile_test",

@@ -18,7 +18,7 @@ from fraud_warning.registry import Registry, RegistryError, load_registry
 from fraud_warning.rules import RuleError, load_rule_file
 from fraud_warning.ruletests import run_rule_tests
 from fraud_warning.state import StateStore
-from fraud_warning.windowlang import MAX_DEPTH, WindowError, parse_feature
+from fraud_warning.windowlang import FIELDS, MAX_DEPTH, WindowError, parse_feature
 from fraud_warning.windows import MAX_ENTRIES, Windows
 from fraud_warning.wire import Call, Sms, Transfer, derive_origin
 from tests.factories import Feed as EventFactory
@@ -241,13 +241,80 @@ def test_a_window_saturates_at_its_cap_and_keeps_event_time_order() -> None:
 
     key = Key()
     for i in range(MAX_ENTRIES + 50):
-        windows.record(key, "victim:sms", float(i), {})
-    windows.record(key, "victim:sms", 500.5, {})  # late: slotted in by time
+        windows.record(key, "victim:sms", float(i), ())
+    windows.record(key, "victim:sms", 500.5, ())  # late: slotted in by time
     held = key.windows[spec.source]  # type: ignore[index]
     assert len(held) == MAX_ENTRIES
     assert [t for t, _ in held] == sorted(t for t, _ in held)
     assert windows.values(key, "sms", 2000.0) == [float(MAX_ENTRIES)]
     assert windows.values(key, "sms", 600.0) == [float(sum(1 for t, _ in held if t <= 600))]
+
+
+def _reads(side: str, event: str, field: str, value: Any) -> str:
+    """A feature whose value shows whether `field` held `value` (1) or not (0), or, for
+    a number, the value itself."""
+    kind = FIELDS[side][event][field]
+    if kind == "num":
+        return f"last({event}.{field}, within=1h)"
+    if kind == "bool":
+        return f"count({event}, within=1h, where={'' if value else 'not '}{event}.{field})"
+    return f"count({event}, within=1h, where={event}.{field} == '{value}')"
+
+
+@pytest.mark.parametrize("contact", [False, True])
+@pytest.mark.parametrize("flagged", [False, True])
+def test_the_join_hands_every_field_in_the_order_the_language_names_them(
+    contact: bool, flagged: bool
+) -> None:
+    # the tests read fields by position: a field out of place would read another's value
+    caller, text = "+447700900001", "您好 https://x.cn"
+    want = {
+        ("number", "call"): {"callee": VICTIM, "duration_s": 45, "origin": "voip_gateway"},
+        ("number", "sms"): {"receiver": VICTIM, "text": text, "has_url": True},
+        ("victim", "call"): {
+            "caller": caller, "duration_s": 45, "origin": "voip_gateway",
+            "caller_is_contact": contact, "caller_is_service": False,
+            "caller_fanout_1h": 1.0, "caller_flagged": flagged,
+        },
+        ("victim", "sms"): {
+            "sender": caller, "text": text, "has_url": True, "sender_is_contact": contact,
+            "sender_is_service": False, "sender_fanout_1h": 2.0, "sender_flagged": flagged,
+        },
+        ("victim", "transfer"): {
+            "payee_account": "P9", "amount_cny": 900.0, "payee_is_new": True, "channel": "atm"
+        },
+    }  # fmt: skip
+    every = {(side, event): list(f) for side, ev in FIELDS.items() for event, f in ev.items()}
+    assert {k: list(v) for k, v in want.items()} == every  # each field of each event
+    specs: dict[str, list[Any]] = {"call": [], "number": []}
+    for (side, event), fields in want.items():
+        for field, value in fields.items():
+            kind = "number" if side == "number" else "call"
+            specs[kind].append(parse_feature(_reads(side, event, field, value), side))
+    store = StateStore()
+    joiner = Joiner(store, RefData.empty(), {}, None, Windows(specs))
+    ts = T0.timestamp()
+    if contact:
+        joiner.call(Call("c0", T0, VICTIM, caller, 30), ts - 60)
+    if flagged:
+        store.flags[caller] = store.numbers.touch(caller, ts - 30).flagged_at = ts - 30
+    joiner.call(Call("c1", T0, caller, VICTIM, 45, None, None, "voip_gateway"), ts)
+    joiner.sms(Sms("s1", T0, caller, "+8613800000002", "hi", False), ts + 1)
+    joiner.sms(Sms("s2", T0, caller, VICTIM, text, True), ts + 2)
+    joiner.transfer(Transfer("t1", T0, VICTIM, "A1", "P9", 900.0, "atm"), ts + 3)
+    expected = {
+        kind: [
+            float(value) if FIELDS[side][event][field] == "num" else 1.0
+            for (side, event), fields in want.items()
+            if ("number" if side == "number" else "call") == kind
+            for field, value in fields.items()
+        ]
+        for kind in specs
+    }
+    at = ts + 4
+    victim, number = store.victims.get(VICTIM, at), store.numbers.get(caller, at)
+    assert joiner.sides.windows.values(victim, "call", at) == expected["call"]
+    assert joiner.sides.windows.values(number, "number", at) == expected["number"]
 
 
 # -- rules and the registry --------------------------------------------------------------
