@@ -13,7 +13,6 @@ Ids are remembered for as long as an event with them could still be admitted.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
@@ -24,6 +23,7 @@ from fraud_warning.decode import DeadLetter, Decoded, raw_text
 from fraud_warning.event_fields import EVENT_ID
 
 _NEVER: Final = float("-inf")  # no watermark yet
+COMPACT_AT: Final = 4096  # forgotten ids at the front of the order list before it is cut
 
 
 @dataclass(frozen=True)
@@ -42,8 +42,11 @@ class Admission:
         self.seen: dict[str, float] = {}  # event id → event time, oldest admitted first
         # the same ids in admission order, to forget from the front: `next(iter(seen))`
         # scans the dict's deleted slots from its start, which grew with every id dropped
-        # until a resize and cost more than the rest of admission
-        self._order: deque[str] = deque()
+        # until a resize and cost more than the rest of admission. A list read from
+        # `_head` (compacted now and then), not a deque: compiled, a list's append and
+        # index are native where a deque's are method calls
+        self._order: list[str] = []
+        self._head = 0
 
     def admit(self, item: Decoded, ts: float, source: str) -> DeadLetter | None:
         """None when the event is taken (and the watermark moved), else why not."""
@@ -67,15 +70,19 @@ class Admission:
         if watermark <= self.watermark:
             return
         self.watermark = watermark
-        seen, order = self.seen, self._order
+        seen, order, head = self.seen, self._order, self._head
         cutoff = watermark - self._lateness
         # ids arrive roughly in time order: forget from the front while they are too old
-        while order:
-            oldest = order[0]
+        while head < len(order):
+            oldest = order[head]
             if seen[oldest] >= cutoff:
                 break
-            order.popleft()
+            head += 1
             del seen[oldest]
+        if head > COMPACT_AT and head * 2 > len(order):
+            del order[:head]
+            head = 0
+        self._head = head
 
     def remember(self, seen: Mapping[str, float]) -> None:
         """Take ids admitted earlier (a restored snapshot), oldest admitted first."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from fraud_warning.admission import Admission, AdmissionConfig
+from fraud_warning.admission import COMPACT_AT, Admission, AdmissionConfig
 from fraud_warning.decode import Decoded
 from fraud_warning.wire import Sms
 
@@ -39,6 +39,15 @@ def test_ids_are_kept_while_an_event_with_them_could_still_be_admitted() -> None
     assert set(a.seen) == {f"e{i}" for i in range(4399, 5000)}
     assert admit(a, "e4399", 4399) == "duplicate"
     assert admit(a, "e4398", 4398) == "late"
+
+
+def test_the_order_ids_are_forgotten_in_stays_bounded_over_a_long_run() -> None:
+    a = Admission(AdmissionConfig(allowed_lateness_s=600))
+    for i in range(30_000):
+        assert admit(a, f"e{i}", i) is None
+        # what is held beyond the live ids is at most the forgotten run before a cut
+        assert len(a._order) <= len(a.seen) + 2 * COMPACT_AT
+    assert a._order[a._head :] == list(a.seen)
 
 
 def test_a_restored_admission_refuses_what_the_original_took() -> None:
