@@ -31,11 +31,10 @@ import signal
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import msgspec
 import orjson
 
 from fraud_warning.alerting import Output
@@ -45,9 +44,9 @@ from fraud_warning.kafka.replay import MAX_RECORD_BYTES, restore_topics
 from fraud_warning.kafka.topics import MARK_HEADER, Partitioner, Topics, bootstrap_servers
 from fraud_warning.reload import RegistryWatcher
 from fraud_warning.stages.checkpoints import Checkpoints
-from fraud_warning.stages.envelope import Envelope, open_new, seal
+from fraud_warning.stages.envelope import bundles, envelopes, open_new, pieces, sealed
 from fraud_warning.stages.fanout import by_partition
-from fraud_warning.stages.records import Mark, Record
+from fraud_warning.stages.records import Mark
 from fraud_warning.stages.tasks import (
     ALERT,
     NUMBER,
@@ -64,9 +63,6 @@ from fraud_warning.stages.tasks import (
 log = logging.getLogger("fraud_warning.worker")
 
 STAGE_TOPIC = {VICTIM: "victim", PAYEE: "payee", ALERT: "alert"}
-_encode = msgspec.json.Encoder().encode
-_decode_envelope = msgspec.json.Decoder(Envelope).decode
-_decode_bundle = msgspec.json.Decoder(list[Envelope]).decode
 FAILURE_LOG_EVERY_S = 30.0  # a streak of checkpoint failures is logged this often
 COMMIT_TIMEOUT_S = 10.0  # an offset commit waited for this long at most
 STOP_GRACE_S = 5.0  # after the broker lost its topics, an orderly stop gets this long
@@ -275,7 +271,7 @@ class Worker:
                 # numbers it has taken and open_new drops it, and that holds as well
                 # when the broker's log is new (its offsets start over)
                 positions.offset = event.message.offset
-                for envelope in _envelopes(event.value):
+                for envelope in envelopes(event.value):
                     task.feed(open_new(positions, envelope), now, envelope.source)
             sends.append((task, task.step(out, now)))
         await self._send(sends, out)
@@ -743,19 +739,19 @@ class Worker:
         # every task's envelopes for one destination partition travel in one record: a
         # round of watermarks is then one record per destination, not one per pair of
         # partitions (a stage record costs Faust ~100 µs whatever it holds)
-        bundles: dict[tuple[str, int], list[bytes]] = defaultdict(list)
+        bundled: dict[tuple[str, int], list[bytes]] = defaultdict(list)
         marks_only: dict[tuple[str, int], bool] = {}
         for source, task_sends in sends:
             for dest, records in by_partition(task_sends, self._partition_of, parts).items():
                 stage, p = dest
                 only = all(type(r) is Mark for r in records)
                 marks_only[dest] = marks_only.get(dest, True) and only
-                for piece in _pieces(records):
-                    envelope = seal(source.positions, source.name, f"{stage}{p}", piece)
-                    bundles[dest].append(_encode(envelope))
-        for (stage, p), encoded in bundles.items():
+                for piece, packed in pieces(records, MAX_RECORD_BYTES):
+                    name = f"{stage}{p}"
+                    bundled[dest].append(sealed(source.positions, source.name, name, piece, packed))
+        for (stage, p), encoded in bundled.items():
             topic = self.stage_topics[stage]
-            for value in _bundles(encoded):
+            for value in bundles(encoded, MAX_RECORD_BYTES):
                 futures.append(await topic.send(value=value, partition=p))
                 self.stage_records_sent += 1
                 self.mark_records_sent += marks_only[(stage, p)]
@@ -796,44 +792,6 @@ async def unless_stopped(work: Awaitable[None], what: str) -> None:
         await work
     except asyncio.CancelledError:
         log.info("%s cut short: the worker is stopping", what)
-
-
-def _pieces(records: list[Record]) -> list[list[Record]]:
-    """The records cut so each piece is small enough for one Kafka record."""
-    size = len(_encode(records))
-    if size <= MAX_RECORD_BYTES or len(records) == 1:
-        return [records]
-    # one cut into pieces of about 3/4 of the limit (stage records are of similar sizes)
-    # rather than halving and encoding again at every level; order is kept
-    pieces = min(len(records), -(-size * 4 // (MAX_RECORD_BYTES * 3)))
-    step = -(-len(records) // pieces)
-    out: list[list[Record]] = []
-    for i in range(0, len(records), step):
-        out.extend(_pieces(records[i : i + step]))
-    return out
-
-
-def _bundles(encoded: list[bytes]) -> Iterator[bytes]:
-    """Encoded envelopes joined into JSON arrays of at most MAX_RECORD_BYTES (an envelope
-    larger than that alone, as `_pieces` leaves only a single huge record)."""
-    batch: list[bytes] = []
-    size = 2  # the brackets
-    for value in encoded:
-        if batch and size + len(value) + 1 > MAX_RECORD_BYTES:
-            yield b"[" + b",".join(batch) + b"]"
-            batch, size = [], 2
-        batch.append(value)
-        size += len(value) + 1
-    if batch:
-        yield b"[" + b",".join(batch) + b"]"
-
-
-def _envelopes(value: bytes) -> list[Envelope]:
-    """The envelopes of a stage record: a bundle (`[[...], ...]`), or one envelope
-    (`["V2", ...]`) as workers sent before bundles."""
-    if value[1:2] == b'"':
-        return [_decode_envelope(value)]
-    return _decode_bundle(value)
 
 
 def _exit_now(code: int) -> None:

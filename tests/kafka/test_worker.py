@@ -138,33 +138,51 @@ def test_bad_records_land_in_the_dead_letter_topic_with_their_reason(
 
 
 def test_large_sends_are_cut_into_records_the_broker_takes() -> None:
-    import msgspec
-
     from fraud_warning.kafka.replay import MAX_RECORD_BYTES
-    from fraud_warning.kafka.worker import _pieces
-    from fraud_warning.stages.envelope import Envelope, open_new, seal
+    from fraud_warning.stages.envelope import envelopes, open_new, pieces, sealed
     from fraud_warning.stages.records import Flag, Mark, Record
     from fraud_warning.stages.tasks import Positions
 
     records: list[Record] = [Flag(f"e{i:09d}", float(i), f"+86138{i:08d}") for i in range(40_000)]
     records.append(Mark("N0", 1e9))
     sender, receiver = Positions(), Positions()
-    values = [msgspec.json.encode(seal(sender, "N0", "V0", piece)) for piece in _pieces(records)]
+    cut = pieces(records, MAX_RECORD_BYTES)
+    values = [sealed(sender, "N0", "V0", piece, packed) for piece, packed in cut]
     assert len(values) > 1 and all(len(v) <= MAX_RECORD_BYTES for v in values)
-    taken = [r for v in values for r in open_new(receiver, msgspec.json.decode(v, type=Envelope))]
+    taken = [r for v in values for e in envelopes(b"\x91" + v) for r in open_new(receiver, e)]
     assert taken == records  # all of them, in order, numbered across the pieces
     assert receiver.seen == {"N0": 40_000}
 
 
+def test_a_sealed_envelope_is_the_envelope_encoded() -> None:
+    """The worker writes an envelope's head before its records' encoding, which it had
+    taken to size them: the bytes are those of encoding the envelope whole."""
+    import msgspec
+
+    from fraud_warning.stages.envelope import Envelope, pieces, seal, sealed
+    from fraud_warning.stages.records import Flag, Mark, Record
+    from fraud_warning.stages.tasks import Positions
+
+    for n in (0, 1, 17, 70_000):
+        records: list[Record] = [Flag(f"e{i}", i / 3, "+8613800000000") for i in range(n)]
+        records.append(Mark("N7", 2.5))
+        (piece, packed), *_ = pieces(records, 1 << 30)
+        sender = Positions(sent={"V3": 123_456})
+        got = sealed(sender, "N7", "V3", piece, packed)
+        want = msgspec.msgpack.encode(seal(Positions(sent={"V3": 123_456}), "N7", "V3", piece))
+        assert got == want
+        assert sender.sent == {"V3": 123_456 + n}
+        assert msgspec.msgpack.decode(got, type=Envelope).records == records
+
+
 def test_envelopes_for_one_partition_travel_bundled_within_the_record_limit() -> None:
     """Many senders' envelopes for one destination go as few records, each under the
-    broker's limit, and come out in order; a lone envelope (an older worker's record)
-    still reads."""
+    broker's limit, and come out in order; records an older worker sent as JSON (a
+    bundle, or a lone envelope from before bundles) still read."""
     import msgspec
 
     from fraud_warning.kafka.replay import MAX_RECORD_BYTES
-    from fraud_warning.kafka.worker import _bundles, _envelopes
-    from fraud_warning.stages.envelope import open_new, seal
+    from fraud_warning.stages.envelope import bundles, envelopes, open_new, pieces, seal, sealed
     from fraud_warning.stages.records import Flag, Mark, Record
     from fraud_warning.stages.tasks import Positions
 
@@ -177,15 +195,21 @@ def test_envelopes_for_one_partition_travel_bundled_within_the_record_limit() ->
                                      for j in range(round_ % 7 * 20)]  # fmt: skip
             records.append(Mark(name, float(round_)))
             sent.append((name, records))
-            encoded.append(msgspec.json.encode(seal(positions, name, "V0", records)))
-    values = list(_bundles(encoded))
+            ((piece, packed),) = pieces(records, MAX_RECORD_BYTES)
+            encoded.append(sealed(positions, name, "V0", piece, packed))
+    values = list(bundles(encoded, MAX_RECORD_BYTES))
     assert 1 < len(values) < len(encoded) // 100  # a few records, not one per envelope
     assert all(len(v) <= MAX_RECORD_BYTES for v in values)
     receiver = Positions()
-    got = [(e.source, open_new(receiver, e)) for v in values for e in _envelopes(v)]
+    got = [(e.source, open_new(receiver, e)) for v in values for e in envelopes(v)]
     assert got == sent
-    lone = msgspec.json.encode(seal(Positions(), "N0", "V0", [Mark("N0", 1.0)]))
-    assert [e.records for e in _envelopes(lone)] == [[Mark("N0", 1.0)]]
+    assert [len(envelopes(v)) for v in bundles(encoded[:20], 1 << 20)] == [20]  # 16+: 2-byte head
+    old = [
+        msgspec.json.encode(seal(Positions(), f"N{i}", "V0", [Mark(f"N{i}", 1.0)]))
+        for i in range(2)
+    ]
+    assert [e.source for e in envelopes(b"[" + b",".join(old) + b"]")] == ["N0", "N1"]
+    assert [e.records for e in envelopes(old[0])] == [[Mark("N0", 1.0)]]
 
 
 def test_rules_reloaded_mid_burst_lose_and_repeat_nothing(
