@@ -121,3 +121,25 @@ def test_rules_test_reads_the_lists_as_score_does(
     write(site, "p.yaml", f"list: service-prefixes\nkind: prefixes\nitems: [{prefixes}]\n")
     assert main([*test, "--lists", str(site)]) == 0
     assert json.loads(capsys.readouterr().out)["rules"]["hits"] == 0
+
+
+def test_a_service_number_is_one_a_prefix_starts_or_the_trusted_list_names() -> None:
+    """A prefix, of any length (empty, or longer than the number), or a trusted number."""
+    import random
+
+    from fraud_warning.join import Sides
+    from fraud_warning.refdata import RefData
+
+    rng = random.Random(5)
+    digits = "0123456789"
+    for _ in range(200):
+        prefixes = tuple(
+            "+" + "".join(rng.choice(digits[:3]) for _ in range(rng.randrange(0, 8)))
+            for _ in range(rng.randrange(0, 5))
+        )
+        trusted = frozenset(f"+{rng.randrange(1000)}" for _ in range(3))
+        sides = Sides(RefData.empty(), {}, FeatureConfig(prefixes, trusted))
+        for _ in range(50):
+            number = "+" + "".join(rng.choice(digits[:3]) for _ in range(rng.randrange(0, 10)))
+            want = number.startswith(prefixes) or number in trusted
+            assert sides.is_service(number) == want, (prefixes, number)
