@@ -22,6 +22,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
+from mypy_extensions import mypyc_attr
+
 from fraud_warning.event_fields import (
     CALL_CALLEE,
     CALL_CALLEE_CELL,
@@ -72,6 +74,7 @@ LONG_CALL_S: Final = 300
 _FIELDS_OF: Final = fields_of  # in a C static when compiled
 
 
+@mypyc_attr(acyclic=True)  # numbers only: no cycle (see state.Subscriber)
 class Caller:
     """What the number side tells the victim side about a caller (or SMS sender) at one
     event: its distinct callees in the last hour and whether it was flagged, both taken
@@ -87,6 +90,7 @@ class Caller:
         self.flagged: bool = flagged
 
 
+@mypyc_attr(acyclic=True)  # lists, a dict of numbers: no cycle
 class PayerHalf:
     """What the victim side hands the payee side for one transfer."""
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Final
 
+from mypy_extensions import mypyc_attr
+
 from fraud_warning.admission import Admission
 from fraud_warning.decode import Decoded
 from fraud_warning.epoch import Epochs
@@ -35,6 +37,7 @@ _CALL: Final = Call
 _SMS: Final = Sms
 
 
+@mypyc_attr(acyclic=True)  # an event and strings: no cycle (see state.Subscriber)
 class Row:
     """A trigger snapshot waiting for its batch's column-wise model pass."""
 
