@@ -234,6 +234,39 @@ def test_bad_records_between_good_ones_keep_the_good_ones_in_order() -> None:
     assert [d.raw for d in bad] == [raw.decode("utf-8", "replace") for _, raw, _ in BAD]
 
 
+LURE = "您的账户涉嫌洗钱，请转入安全账户"
+
+
+def _note(base: dict[str, Any], note: bytes, **fields: Any) -> bytes:
+    """`base` with an unknown field `note` holding `note` as raw bytes."""
+    return rec(base, note="@@", **fields).replace(b'"@@"', b'"' + note + b'"')
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "good"),
+    [
+        ("the text the only non-ASCII", rec(SMS, text=LURE), True),
+        ("the text's copy in an unknown field", _note(SMS, LURE.encode(), text=LURE), True),
+        ("other valid UTF-8 in an unknown field", _note(SMS, "周末".encode(), text=LURE), True),
+        ("the text with escapes", rec(SMS, text=LURE).replace("账".encode(), b"\\u8d26"), True),
+        ("invalid UTF-8 in an unknown field", _note(SMS, b"\xe8\xb4", text=LURE), False),
+        ("a copy, then half a character", _note(SMS, LURE.encode() + b"\xe8", text=LURE), False),
+        ("invalid UTF-8 in a call", _note(CALL, b"\xe4\xb8"), False),
+    ],
+)  # fmt: skip
+def test_a_non_ascii_line_is_kept_exactly_when_utf8(name: str, raw: bytes, good: bool) -> None:
+    """msgspec checks UTF-8 only in the strings it keeps: exactly the valid lines are
+    kept, whatever holds their non-ASCII bytes, each bad one dead-lettered as invalid
+    JSON (an SMS text copied into an unknown field, half a character after it)."""
+    assert is_utf8(raw) is good, name  # the case is what it says
+    kept, bad = Decoder().decode_lines([(1, raw)])
+    assert (len(kept), len(bad)) == ((1, 0) if good else (0, 1)), name
+    if good:
+        assert kept[0].fields == Decoder().decode_one(raw, 1).fields  # type: ignore[union-attr]
+    else:
+        assert bad[0].reason == "invalid_json"
+
+
 def test_blank_lines_are_skipped_not_dead_lettered() -> None:
     good, bad = Decoder().decode_lines([(1, b""), (2, b"\n"), (3, b"  \r\n"), (4, rec(SMS))])
     assert bad == []
