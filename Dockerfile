@@ -2,9 +2,9 @@
 # Build: docker build -t fraud-warning .   Run: docker run --rm fraud-warning --broker kafka://kafka:9092
 
 # Build stage: the package in a venv, then its per-event modules compiled with mypyc
-# (build_native.py) next to the installed sources. The compiled modules are copied in
-# after pip installed the sources, so they are the newer files: the package refuses a
-# compiled module older than its source.
+# (build_native.py; mypy 2.4 or later, for its acyclic classes) next to the installed
+# sources. The compiled modules are copied in after pip installed the sources, so they
+# are the newer files: the package refuses a compiled module older than its source.
 FROM python:3.11-slim AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends gcc libc6-dev \
@@ -13,7 +13,7 @@ WORKDIR /src
 COPY pyproject.toml README.md build_native.py ./
 COPY fraud_warning ./fraud_warning
 RUN python -m venv /opt/fw \
- && /opt/fw/bin/pip install --no-cache-dir . "mypy>=1.10" "setuptools>=77" \
+ && /opt/fw/bin/pip install --no-cache-dir . "mypy>=2.4" "setuptools>=77" \
  && /opt/fw/bin/python build_native.py \
  && cp fraud_warning/*.so /opt/fw/lib/python3.11/site-packages/fraud_warning/ \
  && cp fraud_warning/stages/*.so /opt/fw/lib/python3.11/site-packages/fraud_warning/stages/ \
