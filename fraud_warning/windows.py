@@ -94,19 +94,19 @@ def compile_test(
     """A closure over an event's field tuple; `positions` maps the event's field names
     (bare: a source reads one event type) to their places in it."""
     if isinstance(node, IsTrue):
-        at = positions[node.field.split(".", 1)[1]]
+        at = _position(node.field, positions)
         return lambda f: bool(f[at])
     if isinstance(node, NumCmp):
-        at, op, value = positions[node.field.split(".", 1)[1]], _CMP[node.op], node.value
+        at, op, value = _position(node.field, positions), _CMP[node.op], node.value
         return lambda f: op(f[at], value)
     if isinstance(node, TextEq):
-        at, text, equal = positions[node.field.split(".", 1)[1]], node.value, node.equal
+        at, text, equal = _position(node.field, positions), node.value, node.equal
         return lambda f: (f[at] == text) is equal
     if isinstance(node, Match):
-        return _match(node, lists, positions[node.field.split(".", 1)[1]])
+        return _match(node, lists, _position(node.field, positions))
     if isinstance(node, PNot):
         if isinstance(node.item, IsTrue):  # `not sms.sender_is_contact`: one read
-            negated = positions[node.item.field.split(".", 1)[1]]
+            negated = _position(node.item.field, positions)
             return lambda f: not f[negated]
         inner = compile_test(node.item, lists, positions)
         return lambda f: not inner(f)
@@ -119,6 +119,12 @@ def compile_test(
     for part in reversed(parts[:-1]):  # a chain of two-way closures: no generator per call
         test = both(part, test)
     return test
+
+
+def _position(field: str, positions: Mapping[str, int]) -> int:
+    """Where `field` ("sms.text": a source reads one event type, so the name after the
+    dot) sits in the event's field tuple."""
+    return positions[field.split(".", 1)[1]]
 
 
 def _both(a: Test, b: Test) -> Test:

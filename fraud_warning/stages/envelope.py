@@ -46,6 +46,7 @@ _unpack_bundle = msgspec.msgpack.Decoder(list[Envelope]).decode
 _json_envelope = msgspec.json.Decoder(Envelope).decode
 _json_bundle = msgspec.json.Decoder(list[Envelope]).decode
 _ENVELOPE_HEAD = b"\x93"  # a MessagePack array of three: an array-like Envelope
+_MAX_ARRAY_HEAD = 5  # bytes of the largest MessagePack array header (see _array_head)
 
 
 def pieces(records: list[Record], limit: int) -> list[tuple[list[Record], bytes]]:
@@ -77,11 +78,11 @@ def bundles(encoded: list[bytes], limit: int) -> Iterator[bytes]:
     """Encoded envelopes joined into arrays of at most `limit` bytes (an envelope larger
     than that alone, as :func:`pieces` leaves only a single huge record)."""
     batch: list[bytes] = []
-    size = 5  # the largest array header
+    size = _MAX_ARRAY_HEAD
     for value in encoded:
         if batch and size + len(value) > limit:
             yield _array_head(len(batch)) + b"".join(batch)
-            batch, size = [], 5
+            batch, size = [], _MAX_ARRAY_HEAD
         batch.append(value)
         size += len(value)
     if batch:
