@@ -14,8 +14,9 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # The per-event modules compiled with mypyc (build_native.py): 1.4-1.6x faster, the same
-# alerts; without a C compiler, or with FW_INTERPRETED=1, the package runs interpreted.
-$(NATIVE): $(STAMP) build_native.py $(wildcard fraud_warning/*.py fraud_warning/stages/*.py)
+# alerts; and the huge-page arena allocator (fraud_warning/_hugepages.c). Without a C
+# compiler, or with FW_INTERPRETED=1, the package runs interpreted.
+$(NATIVE): $(STAMP) build_native.py $(wildcard fraud_warning/*.py fraud_warning/*.c fraud_warning/stages/*.py)
 	$(BIN)/python build_native.py
 	touch $(NATIVE)
 

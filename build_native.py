@@ -1,7 +1,8 @@
 """Compile the engine's per-event modules with mypyc, in place (`make setup` runs this):
 the embedded engine's joins and state, the number rules run per row (number_rules), and
 the stage pipeline's per-record pieces (the number stage's loop, the watermark merge,
-grouping sends by partition, Kafka's key hash).
+grouping sends by partition, Kafka's key hash); and, in C, the arena allocator that puts
+the heap on huge pages (`_hugepages.c`, see fraud_warning/hugepages.py).
 
 The joins and their state are per event and in Python; compiled by mypyc (part of mypy,
 a dev dependency) the engine runs 1.4-1.6x faster on the same alerts (docs/benchmarks.md).
@@ -66,12 +67,13 @@ def main() -> int:
     os.chdir(ROOT)
     try:
         from mypyc.build import mypycify
-        from setuptools import setup
+        from setuptools import Extension, setup
 
         paths = [f"fraud_warning/{name}.py" for name in MODULES]
+        hugepages = Extension("fraud_warning._hugepages", ["fraud_warning/_hugepages.c"])
         setup(
             name="fraud-warning-native",
-            ext_modules=mypycify(paths, group_name="fraud_warning._native"),
+            ext_modules=[*mypycify(paths, group_name="fraud_warning._native"), hugepages],
             script_args=["--quiet", "build_ext", "--inplace"],
             packages=[],
         )
@@ -79,8 +81,7 @@ def main() -> int:
         clean()
         print(f"build_native: warning: compiling failed ({exc}); the engine runs interpreted")
         return 0
-    built = sorted(p.name for p in PACKAGE.rglob("*.so"))
-    print(f"build_native: compiled {len(built) - 1} modules: {', '.join(MODULES)}")
+    print(f"build_native: compiled {len(MODULES)} modules: {', '.join(MODULES)}; and _hugepages.c")
     return 0
 
 

@@ -64,7 +64,6 @@ from bench.throughput import ROOT, WORK, feed
 from fraud_warning.alerting import Output
 from fraud_warning.decode import Decoder
 from fraud_warning.engine import Engine
-from fraud_warning.gc_tuning import tune_gc
 from fraud_warning.kafka import transport
 from fraud_warning.kafka.broker import Tansu
 from fraud_warning.kafka.replay import ensure_topic, key_of_line, publish, read_lines, replay
@@ -73,6 +72,7 @@ from fraud_warning.kafka.worker import Worker, WorkerConfig, stage_partitions
 from fraud_warning.refdata import RefData, load_refdata
 from fraud_warning.registry import Registry, load_registry
 from fraud_warning.stages.tasks import ALERT, NUMBER, STAGES, Context, Send
+from fraud_warning.tuning import tune_process
 
 CST = timezone(timedelta(hours=8))
 STOCK_FETCH_WAIT_MS = 1500  # hard-coded in Faust's aiokafka consumer
@@ -290,7 +290,7 @@ class Setup:
             max_batch=self.max_batch, linger_s=self.linger_s, stage_prefix=f"{name}.stage."
         )
         app = bench_app(url, self.work, f"dist-{name}")
-        tune_gc()  # as `fraud-warning worker` does
+        tune_process()  # as `fraud-warning worker` does
         return TimedWorker(app, ctx, topics, config, on_alerts=on_alerts, watch_bounds=watch_bounds)
 
     async def topics(self, worker: Worker) -> None:

@@ -37,9 +37,9 @@ from bench.registries import build
 from bench.throughput import ROOT, WORK, feed
 from fraud_warning.decode import Decoder
 from fraud_warning.engine import Engine
-from fraud_warning.gc_tuning import tune_gc
 from fraud_warning.refdata import RefData, load_refdata
 from fraud_warning.registry import Registry, load_registry
+from fraud_warning.tuning import tune_process
 
 Lines = list[tuple[int, bytes]]
 
@@ -179,7 +179,7 @@ def main(argv: list[str]) -> int:
     else:
         registry = load_registry(build(int(args.rules), WORK / f"rules-{args.rules}"))
     refdata = load_refdata(city / "cells.csv", None, city / "subscribers.csv")
-    tune_gc()  # as the runners do
+    tune_process()  # as the runners do
 
     print(f"feed: {city.name} ({len(lines):,} events), {len(registry)} rules")
     split = int(len(lines) * args.warmup)

@@ -56,11 +56,11 @@ from bench.throughput import ROOT, WORK, feed
 from fraud_warning.decode import Decoder
 from fraud_warning.dispatch import Dispatcher
 from fraud_warning.engine import Engine
-from fraud_warning.gc_tuning import tune_gc
 from fraud_warning.refdata import load_refdata
 from fraud_warning.registry import load_registry
 from fraud_warning.sinks import JsonlSink
 from fraud_warning.state import MAX_INBOUND, MAX_PAYEE_INBOUND, MAX_TRANSFERS, newest_first
+from fraud_warning.tuning import tune_process
 
 Lines = list[tuple[int, bytes]]
 
@@ -446,7 +446,8 @@ def main(argv: list[str]) -> int:
     if args.minutes <= 0 or args.rate <= 0:
         p.error("--minutes and --rate must be positive")
 
-    tune_gc()  # as the runners do: the soak is what shows nothing builds up without full passes
+    # as the runners do: the soak is what shows nothing builds up without full passes
+    tune_process()
     result = soak(args)
     growth = result["memory_growth_mib_per_h"]
     print(

@@ -35,11 +35,11 @@ from fraud_warning.contracts import CallEvent, Event, SmsEvent, TransferEvent
 from fraud_warning.decode import Decoder
 from fraud_warning.embedded import read_batches
 from fraud_warning.engine import Engine, wanted_kinds
-from fraud_warning.gc_tuning import tune_gc
 from fraud_warning.join import Joiner
 from fraud_warning.refdata import load_refdata
 from fraud_warning.registry import Registry, load_registry
 from fraud_warning.state import StateStore
+from fraud_warning.tuning import tune_process
 from fraud_warning.wire import Call, Sms, Transfer, derive_origin
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -152,19 +152,37 @@ def naive_plain(events: Path, rules: Path, city: Path) -> tuple[float, int, int]
             Path(tmp) / "fraud_warning",
             ignore=shutil.ignore_patterns("*.so", "__pycache__"),
         )
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([tmp, str(ROOT)])}
-        args = [str(path.resolve()) for path in (events, rules, city)]
-        child = subprocess.run(
-            [sys.executable, "-m", "bench.throughput", "--naive-plain", *args],
-            env=env,
-            cwd=tmp,
-            capture_output=True,
-            text=True,
-        )
+        env = {"PYTHONPATH": os.pathsep.join([tmp, str(ROOT)])}
+        return _child("--naive-plain", [events, rules, city], env, Path(tmp))
+
+
+def small_pages(events: Path, rules: Path, city: Path, repeat: int) -> tuple[float, int, int]:
+    """:func:`fast` with the heap on 4 KiB pages (FW_HUGE_PAGES=0), in a child process:
+    the allocator cannot be taken out of this one."""
+    env = {"PYTHONPATH": str(ROOT), "FW_HUGE_PAGES": "0"}
+    return _child("--small-pages", [events, rules, city, Path(str(repeat))], env, ROOT)
+
+
+def _child(flag: str, args: list[Path], env: dict[str, str], cwd: Path) -> tuple[float, int, int]:
+    """Run this module with `flag` in a child process; its last line is (seconds, n, k)."""
+    child = subprocess.run(
+        [sys.executable, "-m", "bench.throughput", flag, *(str(a.resolve()) for a in args)],
+        env={**os.environ, **env},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+    )
     if child.returncode != 0:
-        raise RuntimeError(f"the plain-Python naive run failed:\n{child.stderr[-2000:]}")
-    seconds, n, hits = json.loads(child.stdout.splitlines()[-1])
-    return float(seconds), int(n), int(hits)
+        raise RuntimeError(f"the {flag} run failed:\n{child.stderr[-2000:]}")
+    seconds, n, k = json.loads(child.stdout.splitlines()[-1])
+    return float(seconds), int(n), int(k)
+
+
+def _small_pages_child(events: Path, rules: Path, city: Path, repeat: Path) -> None:
+    status = tune_process()
+    if status != "off (FW_HUGE_PAGES=0)":
+        raise SystemExit(f"expected the heap on small pages, got huge pages {status}")
+    print(json.dumps(median_run(fast, events, load_registry(rules), city, repeat=int(repeat.name))))
 
 
 def _naive_plain_child(events: Path, rules: Path, city: Path) -> None:
@@ -172,7 +190,7 @@ def _naive_plain_child(events: Path, rules: Path, city: Path) -> None:
 
     if not str(fraud_warning.join.__file__).endswith(".py"):
         raise SystemExit(f"expected the interpreted join, got {fraud_warning.join.__file__}")
-    tune_gc()
+    tune_process()
     print(json.dumps(naive(events, load_registry(rules), city)))
 
 
@@ -207,14 +225,17 @@ def main(argv: list[str]) -> int:
         "215": load_registry(build(215, WORK / "rules-215")),
         "1000": load_registry(build(1000, WORK / "rules-1000")),
     }
-    tune_gc()  # as the runners do (fraud_warning.gc_tuning), for the engine and the naive way
+    # as the runners do (fraud_warning.tuning), for the engine and the naive way
+    huge_pages = tune_process()
     result: dict[str, object] = {
         "machine": f"{platform.node()} {platform.machine()} python {platform.python_version()}",
         "feed": str(city),
+        "huge_pages": huge_pages,
     }
     meta = json.loads((city / "meta.json").read_text())
     events_n, subscribers_n = meta["events"], meta["subscribers"]
     print(f"feed: {city.name} ({events_n:,} events from {subscribers_n:,} subscribers)")
+    print(f"heap on huge pages: {huge_pages}")
     for name, registry in registries.items():
         seconds, n, alerts = median_run(fast, events, registry, city, repeat=args.repeat)
         rate = n / seconds
@@ -224,6 +245,14 @@ def main(argv: list[str]) -> int:
             f"{alerts} alert emissions, median of {args.repeat})"
         )
     engine_rate = result["engine_215"]["events_per_s"]  # type: ignore[index]
+    if huge_pages == "on":
+        seconds, n, alerts = small_pages(events, WORK / "rules-215", city, args.repeat)
+        ratio = engine_rate / (n / seconds)
+        result["engine_215_small_pages"] = {"events_per_s": n / seconds, "huge_pages_gain": ratio}
+        print(
+            f"engine,   215 rules, heap on 4 KiB pages: {n / seconds:>10,.0f} events/s "
+            f"({alerts} alert emissions) -> huge pages {ratio:.2f}x"
+        )
     seconds, n, hits = median_run(naive, events, registries["215"], city, repeat=1)
     result["naive_215"] = _against(engine_rate, n / seconds, "the engine's compiled joins")
     seconds, n, plain_hits = naive_plain(events, WORK / "rules-215", city)
@@ -237,3 +266,5 @@ def main(argv: list[str]) -> int:
 
 if __name__ == "__main__" and sys.argv[1:2] == ["--naive-plain"]:
     _naive_plain_child(*(Path(arg) for arg in sys.argv[2:5]))
+if __name__ == "__main__" and sys.argv[1:2] == ["--small-pages"]:
+    _small_pages_child(*(Path(arg) for arg in sys.argv[2:6]))

@@ -14,13 +14,17 @@ __all__ = ["__version__"]
 def _refuse_stale_compiled(here: Path) -> None:
     for compiled in here.rglob("*.so"):
         name = compiled.name.split(".", 1)[0]
-        source = compiled.parent / f"{name}.py"
-        if source.is_file() and source.stat().st_mtime > compiled.stat().st_mtime:
-            raise ImportError(
-                f"{source.relative_to(here.parent)} changed after it was compiled: run "
-                "`make setup` (or `python build_native.py`) to compile it again, or "
-                "`make interpreted` to run the package without its compiled modules"
-            )
+        for source in (compiled.parent / f"{name}.py", compiled.parent / f"{name}.c"):
+            if source.is_file() and source.stat().st_mtime > compiled.stat().st_mtime:
+                _stale(source, here)
+
+
+def _stale(source: Path, here: Path) -> None:
+    raise ImportError(
+        f"{source.relative_to(here.parent)} changed after it was compiled: run "
+        "`make setup` (or `python build_native.py`) to compile it again, or "
+        "`make interpreted` to run the package without its compiled modules"
+    )
 
 
 _refuse_stale_compiled(Path(__file__).parent)

@@ -12,11 +12,11 @@ from fraud_warning.cli import CheckFailed, UsageError, print_json, ref_paths
 from fraud_warning.embedded import RunStats, run_file
 from fraud_warning.evaluate import evaluate as evaluate_alerts
 from fraud_warning.evaluate import feed_meta, load_jsonl
-from fraud_warning.gc_tuning import tune_gc
 from fraud_warning.progress import Progress
 from fraud_warning.registry import RegistryError, load_registry
 from fraud_warning.settings import default_dir
 from fraud_warning.sinks import JsonlSink
+from fraud_warning.tuning import tune_process
 from fraud_warning.wiring import LoadError, build_engine
 
 if TYPE_CHECKING:
@@ -47,7 +47,7 @@ def score(args: argparse.Namespace) -> int:
         engine = build_engine(ref_paths(args), dispatch=not args.desk)
     except LoadError as exc:
         raise UsageError(exc.first_line) from None
-    tune_gc()  # after loading: the registry and models are frozen out of the collector
+    tune_process()  # after loading: the registry and models are frozen out of the collector
     desk_sink = _desk_sink(args, engine) if args.desk else None
     dead_path = Path(args.dead_letter) if args.dead_letter else dead_letter_path(out)
     progress = Progress("scoring", events.stat().st_size) if not args.quiet else None

@@ -13,11 +13,11 @@ from fraud_warning.commands import summary_line
 from fraud_warning.embedded import run_file
 from fraud_warning.engine import Output
 from fraud_warning.evaluate import evaluate, feed_meta, load_jsonl
-from fraud_warning.gc_tuning import tune_gc
 from fraud_warning.masking import mask_msisdn
 from fraud_warning.progress import Progress
 from fraud_warning.settings import RefPaths, default_dir
 from fraud_warning.sinks import JsonlSink
+from fraud_warning.tuning import tune_process
 from fraud_warning.wiring import LoadError, build_engine
 
 
@@ -90,7 +90,7 @@ def demo(args: argparse.Namespace) -> int:
         engine = build_engine(paths)
     except LoadError as exc:
         raise UsageError(exc.first_line) from None
-    tune_gc()
+    tune_process()
     shown = {"alerts": 0, "tasks": 0}
 
     def show(out: Output) -> None:

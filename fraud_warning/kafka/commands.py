@@ -106,9 +106,9 @@ def _run_worker(args: argparse.Namespace) -> int:
         start_http_server(args.metrics_port, addr="127.0.0.1", registry=stages.ctx.metrics.registry)
     import faust
 
-    from fraud_warning.gc_tuning import tune_gc
+    from fraud_warning.tuning import tune_process
 
-    tune_gc()
+    tune_process()
     # runs until SIGINT / SIGTERM, then exits the process itself
     faust.Worker(app, loglevel=args.log_level.upper(), quiet=True).execute_from_commandline()
 
