@@ -47,6 +47,19 @@ def test_a_compiled_module_older_than_its_source_is_refused(tmp_path: Path) -> N
         _refuse_stale_compiled(tmp_path)
 
 
+def test_a_c_extension_older_than_its_c_source_is_refused(tmp_path: Path) -> None:
+    compiled = tmp_path / "_hugepages.cpython-311-x86_64-linux-gnu.so"
+    source = tmp_path / "_hugepages.c"
+    source.write_text("/* */\n")
+    compiled.write_bytes(b"")
+    os.utime(source, (1_000, 1_000))
+    os.utime(compiled, (2_000, 2_000))
+    _refuse_stale_compiled(tmp_path)
+    os.utime(source, (3_000, 3_000))
+    with pytest.raises(ImportError, match=r"_hugepages\.c changed after it was compiled"):
+        _refuse_stale_compiled(tmp_path)
+
+
 @pytest.mark.skipif(not COMPILED, reason="nothing compiled here (no C compiler, or interpreted)")
 def test_compiled_and_interpreted_packages_write_the_same_alerts(tmp_path: Path) -> None:
     city = tmp_path / "city"
