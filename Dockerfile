@@ -32,7 +32,10 @@ WORKDIR /app
 # Rules and models are data: mount your own over these to change the registry.
 COPY rules ./rules
 COPY models ./models
-ENV FW_RULES=/app/rules FW_MODELS=/app/models PYTHONUNBUFFERED=1
+# glibc's large blocks (the big dict tables) on huge pages too, read at process start:
+# pymalloc's arenas the worker moves itself (docs/operations.md, "The heap on huge pages")
+ENV FW_RULES=/app/rules FW_MODELS=/app/models PYTHONUNBUFFERED=1 \
+    GLIBC_TUNABLES=glibc.malloc.hugetlb=1
 
 USER fw
 ENTRYPOINT ["fraud-warning", "worker"]

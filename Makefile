@@ -32,8 +32,9 @@ demo: $(NATIVE)
 test: $(NATIVE)
 	$(BIN)/python -m pytest -q
 
+# as the worker image runs: glibc's large blocks on huge pages (docs/operations.md)
 bench: $(NATIVE)
-	$(BIN)/python -m bench
+	GLIBC_TUNABLES=glibc.malloc.hugetlb=1 $(BIN)/python -m bench
 
 lint: $(STAMP)
 	$(BIN)/ruff check fraud_warning tests bench build_native.py
