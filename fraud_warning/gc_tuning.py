@@ -1,4 +1,5 @@
-"""The garbage collector tuned for a long-running engine (every runner calls it once).
+"""The garbage collector tuned for a long-running engine (every runner calls it once, through
+:func:`fraud_warning.tuning.tune_process`).
 
 State is a million small objects (per-key state, recent-event records, tuples) with no
 reference cycles, so refcounting frees everything an event leaves behind; the cyclic
