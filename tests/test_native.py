@@ -24,13 +24,19 @@ PACKAGE = Path(fraud_warning.__file__).parent
 COMPILED = sorted(p.name for p in PACKAGE.glob("*.so"))
 
 
-def test_a_compiled_module_older_than_its_source_is_refused(tmp_path: Path) -> None:
-    compiled = tmp_path / "state.cpython-311-x86_64-linux-gnu.so"
-    source = tmp_path / "state.py"
+def _compiled_after_source(where: Path, source_name: str) -> tuple[Path, Path]:
+    """A compiled module and its source, compiled after the source was last changed."""
+    stem = source_name.split(".", 1)[0]
+    compiled, source = where / f"{stem}.cpython-311-x86_64-linux-gnu.so", where / source_name
     source.write_text("x = 1\n")
     compiled.write_bytes(b"")
     os.utime(source, (1_000, 1_000))
     os.utime(compiled, (2_000, 2_000))
+    return compiled, source
+
+
+def test_a_compiled_module_older_than_its_source_is_refused(tmp_path: Path) -> None:
+    compiled, source = _compiled_after_source(tmp_path, "state.py")
     _refuse_stale_compiled(tmp_path)  # compiled after the source: fine
     os.utime(source, (3_000, 3_000))
     with pytest.raises(ImportError, match=r"state\.py changed after it was compiled"):
@@ -48,12 +54,7 @@ def test_a_compiled_module_older_than_its_source_is_refused(tmp_path: Path) -> N
 
 
 def test_a_c_extension_older_than_its_c_source_is_refused(tmp_path: Path) -> None:
-    compiled = tmp_path / "_hugepages.cpython-311-x86_64-linux-gnu.so"
-    source = tmp_path / "_hugepages.c"
-    source.write_text("/* */\n")
-    compiled.write_bytes(b"")
-    os.utime(source, (1_000, 1_000))
-    os.utime(compiled, (2_000, 2_000))
+    _, source = _compiled_after_source(tmp_path, "_hugepages.c")
     _refuse_stale_compiled(tmp_path)
     os.utime(source, (3_000, 3_000))
     with pytest.raises(ImportError, match=r"_hugepages\.c changed after it was compiled"):
