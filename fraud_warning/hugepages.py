@@ -8,9 +8,10 @@ the TLB. `_hugepages.c` hands pymalloc its arenas from 2 MiB-aligned regions mar
 MADV_HUGEPAGE, which the kernel backs with 2 MiB pages (its `transparent_hugepage`
 setting `madvise` or `always`).
 
-Measured on the 100,000-subscriber day with 215 rules: 1.17-1.20x events per second
-(docs/benchmarks.md). Memory is returned to the system a whole huge page at a time, once
-both arenas in it are free; peak RSS is unchanged.
+Measured on the 100,000-subscriber day with 215 rules, on and off alternated: 1.05-1.13x
+events per second on quiet hours, 1.17-1.22x on a busier one (docs/benchmarks.md).
+Memory is returned to the system a whole huge page at a time, once both arenas in it
+are free; peak RSS is unchanged.
 
 Every runner enables it at start (:func:`fraud_warning.tuning.tune_process`).
 `FW_HUGE_PAGES=0` turns it off; it is off wherever it cannot work (not Linux, the kernel
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 THP_SETTING = Path("/sys/kernel/mm/transparent_hugepage/enabled")
 
@@ -46,22 +48,27 @@ def enable() -> str:
     mode = thp_mode()
     if mode not in ("always", "madvise"):
         return f"off (transparent huge pages: {mode or 'not available'})"
-    try:
-        from fraud_warning import _hugepages  # type: ignore[attr-defined]
-    except ImportError:
+    compiled = _compiled()
+    if compiled is None:
         return "off (not compiled: `make setup` builds it)"
-    if not _hugepages.install():
+    if not compiled.install():
         return "off (no MADV_HUGEPAGE on this platform)"
     return "on"
 
 
 def stats() -> dict[str, int]:
     """Huge-page regions mapped and arenas handed out from them (empty when not compiled)."""
+    compiled = _compiled()
+    return {} if compiled is None else {k: int(v) for k, v in compiled.stats().items()}
+
+
+def _compiled() -> Any:
+    """The C allocator (`_hugepages.c`), or None when the package runs without it."""
     try:
         from fraud_warning import _hugepages  # type: ignore[attr-defined]
     except ImportError:
-        return {}
-    return {k: int(v) for k, v in _hugepages.stats().items()}
+        return None
+    return _hugepages
 
 
 __all__ = ["THP_SETTING", "enable", "stats", "thp_mode"]

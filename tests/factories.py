@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -97,3 +99,13 @@ def mass_dialler_scenario(
         feed.call(900 + j * 60, caller, victim, 1800, origin="overseas", callee_cell="C1")
         feed.transfer(900 + j * 60 + 2100, victim, "MULE-1", 8000)
     return held
+
+
+def score_argv(code: str, root: Path, city: Path, out: Path) -> list[str]:
+    """A child `python -c code score ...` over a generated `city` with the shipped rules
+    and models under `root`, writing alerts.jsonl and tasks.jsonl into `out`."""
+    argv = [sys.executable, "-c", code, "score", str(city / "events.jsonl")]
+    argv += ["--rules", str(root / "rules"), "--models", str(root / "models")]
+    argv += ["--cells", str(city / "cells.csv"), "--subscribers", str(city / "subscribers.csv")]
+    argv += ["--out", str(out / "alerts.jsonl"), "--dispatch-out", str(out / "tasks.jsonl")]
+    return argv

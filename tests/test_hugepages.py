@@ -19,6 +19,7 @@ import pytest
 import fraud_warning
 from fraud_warning.feed.generate import generate_feed
 from fraud_warning.hugepages import thp_mode
+from tests.factories import score_argv
 
 PACKAGE = Path(fraud_warning.__file__).parent
 ROOT = PACKAGE.parent
@@ -175,10 +176,7 @@ def test_alerts_are_the_same_with_and_without_huge_pages(tmp_path: Path) -> None
             "import sys, logging; logging.basicConfig(level=logging.INFO); "
             "from fraud_warning.cli import main; sys.exit(main(sys.argv[1:]))"
         )
-        argv = [sys.executable, "-c", code, "score", str(city / "events.jsonl"), "--quiet"]
-        argv += ["--rules", str(ROOT / "rules"), "--models", str(ROOT / "models")]
-        argv += ["--cells", str(city / "cells.csv"), "--subscribers", str(city / "subscribers.csv")]
-        argv += ["--out", str(out / "alerts.jsonl"), "--dispatch-out", str(out / "tasks.jsonl")]
+        argv = [*score_argv(code, ROOT, city, out), "--quiet"]
         env = {**os.environ, "PYTHONPATH": str(ROOT), "FW_HUGE_PAGES": setting}
         done = subprocess.run(argv, env=env, cwd=tmp_path, capture_output=True, text=True)
         assert done.returncode == 0, done.stderr[-3000:]

@@ -19,6 +19,7 @@ import pytest
 import fraud_warning
 from fraud_warning import _refuse_stale_compiled
 from fraud_warning.feed.generate import generate_feed
+from tests.factories import score_argv
 
 PACKAGE = Path(fraud_warning.__file__).parent
 COMPILED = sorted(p.name for p in PACKAGE.glob("*.so"))
@@ -76,11 +77,7 @@ def test_compiled_and_interpreted_packages_write_the_same_alerts(tmp_path: Path)
             "import sys, fraud_warning.state as s; from fraud_warning.cli import main; "
             "print(s.__file__, file=sys.stderr); sys.exit(main(sys.argv[1:]))"
         )
-        argv = [sys.executable, "-c", code, "score", str(city / "events.jsonl")]
-        argv += ["--rules", str(root / "rules"), "--models", str(root / "models")]
-        argv += ["--cells", str(city / "cells.csv"), "--subscribers", str(city / "subscribers.csv")]
-        argv += ["--out", str(out / "alerts.jsonl"), "--dispatch-out", str(out / "tasks.jsonl")]
-        argv += ["--shadow-out", str(out / "shadow.jsonl")]
+        argv = [*score_argv(code, root, city, out), "--shadow-out", str(out / "shadow.jsonl")]
         env = {**os.environ, "PYTHONPATH": str(path)}
         # from tmp_path: `python -c` puts the working directory first on sys.path
         done = subprocess.run(
