@@ -8,7 +8,7 @@ reason. A Kafka record value may hold one event or a JSON array of events.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -25,6 +25,7 @@ from fraud_warning.event_fields import (
     TS,
     fields_of,
 )
+from fraud_warning.textcheck import is_e164, is_utf8, year_within
 from fraud_warning.wire import (
     E164_PATTERN,
     MAX_YEAR,
@@ -138,18 +139,6 @@ def raw_text(raw: bytes) -> str:
     return raw[:MAX_RAW_CHARS].decode("utf-8", errors="replace")
 
 
-def is_e164(number: str) -> bool:
-    """Whether `number` matches :data:`~fraud_warning.wire.E164_PATTERN` (`+`, a digit
-    1-9, then 5 to 15 ASCII digits), checked without a regex."""
-    n = len(number)
-    if n < 7 or n > 17 or number[0] != "+" or number[1] == "0":
-        return False
-    # isascii first: isdigit() alone admits full-width and superscript digits. Compiled,
-    # isdigit is a C primitive and isascii, called unbound, one C call (a loop over the
-    # code points in compiled code cost twice the instructions)
-    return _STR_IS_ASCII(number) and number[1:].isdigit()
-
-
 # each event type's E.164 fields, in the contract's order (the first bad one is named)
 _PHONES: Final[dict[type, tuple[tuple[int, str], ...]]] = {
     Call: ((CALL_CALLER, "caller"), (CALL_CALLEE, "callee")),
@@ -158,9 +147,14 @@ _PHONES: Final[dict[type, tuple[tuple[int, str], ...]]] = {
 }
 _FIELDS_OF: Final = fields_of
 _CALL: Final = Call
-# called unbound: compiled, `line.isascii()` is a method lookup by name on every line
-_IS_ASCII: Final = bytes.isascii
-_STR_IS_ASCII: Final = str.isascii
+# in C where compiled (fraud_warning/textcheck.py); held here as constants, which
+# compiled code reads without a lookup in a module's dict
+_IS_E164: Final = is_e164
+_IS_UTF8: Final = is_utf8
+_YEAR_WITHIN: Final[Callable[..., bool]] = year_within
+# objects, not ints: compiled, an int constant is unboxed and would be boxed per call
+_MIN_YEAR: Final[object] = MIN_YEAR
+_MAX_YEAR: Final[object] = MAX_YEAR
 
 
 def _bad_phone(item: Decoded) -> str | None:
@@ -168,7 +162,7 @@ def _bad_phone(item: Decoded) -> str | None:
     words a pattern mismatch, so :func:`classify` and dead letters read the same."""
     fields = item.fields
     for at, name in _PHONES[type(item.event)]:
-        if not is_e164(fields[at]):
+        if not _IS_E164(fields[at]):
             return f"Expected `str` matching regex {E164_PATTERN!r} - at `$.{name}`"
     return None
 
@@ -179,11 +173,10 @@ def _checked(item: Decoded) -> str | None:
     bad = _bad_phone(item)
     if bad is not None:
         return bad
-    # wire.ts_in_range, inlined: this module is compiled, wire is not
-    year: int = item.fields[TS].year
-    if MIN_YEAR <= year <= MAX_YEAR:
+    ts = item.fields[TS]
+    if _YEAR_WITHIN(ts, _MIN_YEAR, _MAX_YEAR):
         return None
-    return f"year {year} outside {MIN_YEAR}..{MAX_YEAR} - at `$.ts`"
+    return f"year {ts.year} outside {MIN_YEAR}..{MAX_YEAR} - at `$.ts`"
 
 
 def _bad_utf8(raw: bytes) -> str | None:
@@ -192,7 +185,7 @@ def _bad_utf8(raw: bytes) -> str | None:
     msgspec checks UTF-8 only in strings it keeps: invalid bytes in a skipped field
     pass, and in a kept one raise UnicodeDecodeError rather than a DecodeError.
     """
-    if _IS_ASCII(raw):
+    if _IS_UTF8(raw):
         return None
     try:
         raw.decode("utf-8")
@@ -270,7 +263,7 @@ class Decoder:
             except (msgspec.MsgspecError, RecursionError, UnicodeDecodeError):
                 pass
             else:
-                if _IS_ASCII(line) or _bad_utf8(line) is None:
+                if _IS_UTF8(line):
                     item = _decoded(offset, event)
                     if _checked(item) is None:
                         good.append(item)

@@ -18,7 +18,7 @@ import msgspec
 # \Z, not $: Python's re (lists.py's check) matches $ also before a final "\n".
 E164_PATTERN = r"^\+[1-9][0-9]{5,15}\Z"
 # Not a msgspec pattern: msgspec runs one through Python's re, about 0.7 µs a field and a
-# third of decoding an event. `decode.is_e164` checks these fields (compiled) instead.
+# third of decoding an event. `textcheck.is_e164` checks these fields (in C) instead.
 E164 = str
 AwareTs = Annotated[datetime, msgspec.Meta(tz=True)]
 NonEmpty = Annotated[str, msgspec.Meta(min_length=1)]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import orjson
@@ -18,7 +17,6 @@ from fraud_warning.decode import (
     Decoded,
     Decoder,
     classify,
-    is_e164,
 )
 from fraud_warning.wire import E164_PATTERN, Call, Sms, Transfer
 
@@ -447,44 +445,7 @@ def test_decode_record_never_raises(value: bytes) -> None:
         assert len(good) + len(bad) == 1
 
 
-# -- phone numbers: checked without msgspec's regex, to the same pattern ----------------
-
-E164 = re.compile(E164_PATTERN)
-PHONE_EDGES = [
-    "+8613800000001",
-    "+123456",  # shortest: 6 digits
-    "+1234567890123456",  # longest: 16 digits
-    "+12345",
-    "+12345678901234567",
-    "+0123456",
-    "8613800000001",
-    "++8613800000001",
-    "+86138000000 1",
-    "+8613800000001\n",
-    "+86１3800000001",
-    "+86¹3800000001",
-    "+8613800000001\u0663",
-    "",
-    "+",
-    "+9",
-]
-
-
-@pytest.mark.parametrize("number", PHONE_EDGES)
-def test_is_e164_agrees_with_the_pattern_on_edges(number: str) -> None:
-    assert is_e164(number) == bool(E164.match(number))
-
-
-@settings(max_examples=2000, deadline=None)
-@given(
-    st.one_of(
-        st.text(max_size=20),
-        st.text(alphabet="+0123456789１¹٣ \n", max_size=20),
-        st.from_regex(E164_PATTERN, fullmatch=True),
-    )
-)
-def test_is_e164_agrees_with_the_pattern(number: str) -> None:
-    assert is_e164(number) == bool(E164.match(number))
+# -- phone numbers (the checks themselves: tests/test_textcheck.py) -------------------
 
 
 def test_bad_phone_detail_names_the_field_in_msgspec_wording() -> None:
