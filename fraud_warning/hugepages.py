@@ -24,6 +24,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from fraud_warning.c_modules import c_module
+
 THP_SETTING = Path("/sys/kernel/mm/transparent_hugepage/enabled")
 
 
@@ -64,11 +66,7 @@ def stats() -> dict[str, int]:
 
 def _compiled() -> Any:
     """The C allocator (`_hugepages.c`), or None when the package runs without it."""
-    try:
-        from fraud_warning import _hugepages  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    return _hugepages
+    return c_module("_hugepages")
 
 
 __all__ = ["THP_SETTING", "enable", "stats", "thp_mode"]

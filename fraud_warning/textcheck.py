@@ -20,6 +20,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Final
 
+from fraud_warning.c_modules import c_module
+
 
 def py_is_e164(number: str) -> bool:
     """Whether `number` matches :data:`~fraud_warning.wire.E164_PATTERN` (`+`, a digit
@@ -49,11 +51,7 @@ def py_year_within(ts: datetime, lo: int, hi: int) -> bool:
 
 def compiled() -> Any:
     """The C module (`_textcheck.c`), or None when the package runs without it."""
-    try:
-        from fraud_warning import _textcheck  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    return _textcheck
+    return c_module("_textcheck")
 
 
 _C: Final = compiled()

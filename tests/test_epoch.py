@@ -7,8 +7,11 @@ from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import msgspec
+import pytest
 
-from fraud_warning.epoch import Epochs, epoch_s, offset_s
+from fraud_warning.epoch import Epochs, compiled, epoch_s, offset_s, py_fixed_epoch_s
+
+C = compiled()
 
 
 def _random_offset(rng: random.Random) -> timezone:
@@ -102,3 +105,47 @@ def test_epochs_tells_apart_times_that_compare_equal_but_name_two_instants() -> 
     naive = datetime(2026, 3, 2, 8)
     aware = naive.replace(tzinfo=UTC)
     assert [epochs.of(aware), epochs.of(naive)] == [aware.timestamp(), naive.timestamp()]
+
+
+def _offset_us(ts: datetime) -> int:
+    delta = ts.utcoffset()
+    assert delta is not None
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def test_the_c_function_and_its_python_twin_give_the_same_answers() -> None:
+    """`_epoch.c` answers as `py_fixed_epoch_s` does: the same float, and None at the
+    same places (beyond 2**53 microseconds, and for offsets no timezone can have)."""
+    twins = [py_fixed_epoch_s] + ([C.fixed_epoch_s] if C is not None else [])
+    rng = random.Random(17)
+    start, span = datetime(1, 1, 2), (datetime(9999, 12, 30) - datetime(1, 1, 2))
+    cases = [
+        (datetime(1970, 1, 1, tzinfo=UTC), 0),
+        (datetime(2255, 6, 5, 23, 47, 34, 740_991), 0),  # just below 2**53 microseconds
+        (datetime(2255, 6, 5, 23, 47, 34, 740_992), 0),  # 2**53: not exact
+        (datetime(1684, 7, 28, 0, 12, 25, 259_009), 0),  # -2**53 + 1
+        (datetime(1684, 7, 28, 0, 12, 25, 259_008), 0),  # -2**53: not exact
+        (datetime(2026, 3, 2), 2**62),
+        (datetime(2026, 3, 2), -(2**62)),
+        (datetime(2026, 3, 2), 2**63 - 1),
+    ]
+    for _ in range(20_000):
+        naive = start + timedelta(microseconds=rng.randrange(int(span.total_seconds() * 1e6)))
+        ts = naive.replace(tzinfo=_random_offset(rng))
+        cases.append((ts, _offset_us(ts)))
+    for ts, offset in cases:
+        answers = [twin(ts, offset) for twin in twins]
+        assert answers == [answers[0]] * len(twins), (ts, offset)
+        if answers[0] is not None and ts.tzinfo is not None:
+            assert answers[0] == ts.timestamp()
+
+
+def test_the_c_function_refuses_the_wrong_arguments_clearly() -> None:
+    if C is None:
+        pytest.skip("nothing compiled here (interpreted)")
+    with pytest.raises(TypeError, match="takes a datetime, not str"):
+        C.fixed_epoch_s("2026-03-02", 0)
+    with pytest.raises(TypeError, match=r"takes \(datetime, offset_us\)"):
+        C.fixed_epoch_s(datetime(2026, 3, 2))
+    with pytest.raises(OverflowError):
+        C.fixed_epoch_s(datetime(2026, 3, 2), 2**70)
