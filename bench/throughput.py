@@ -1,6 +1,7 @@
-"""Embedded-runner throughput: shipped, 215-rule and 1,000-rule registries, and a naive
-baseline (a pydantic object per event, every rule checked in Python per trigger)
-measured in the same run on the same feed, twice: once on the engine's compiled joins,
+"""Embedded-runner throughput: shipped, 215-rule and 1,000-rule registries, each with the
+shipped LightGBM scorers, and a naive baseline (a pydantic object per event, every rule
+checked in Python and every scorer run on one row at a time, per trigger) measured in
+the same run on the same feed, twice: once on the engine's compiled joins,
 and once in plain Python throughout (the package without its compiled modules, in a
 child process), the obvious way end to end.
 
@@ -28,6 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from pydantic import TypeAdapter
 
 from bench.registries import build
@@ -35,7 +37,9 @@ from fraud_warning.contracts import CallEvent, Event, SmsEvent, TransferEvent
 from fraud_warning.decode import Decoder
 from fraud_warning.embedded import read_batches
 from fraud_warning.engine import Engine, wanted_kinds
+from fraud_warning.features import CATALOGUE
 from fraud_warning.join import Joiner
+from fraud_warning.models.scorer import Scorer
 from fraud_warning.refdata import load_refdata
 from fraud_warning.registry import Registry, load_registry
 from fraud_warning.state import StateStore
@@ -44,6 +48,17 @@ from fraud_warning.wire import Call, Sms, Transfer, derive_origin
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "bench" / "results"
+MODELS = ROOT / "models"
+
+
+def registry_at(rules: Path) -> Registry:
+    """A rules directory with the shipped models, as `fraud-warning score` loads them."""
+    return load_registry(rules, MODELS)
+
+
+def describe(registry: Registry) -> str:
+    scorers = sum(len(s) for s in registry.scorers.values())
+    return f"{len(registry):>5} rules + {scorers} scorers"
 
 
 def feed(subscribers: int, hours: float, seed: int = 3) -> Path:
@@ -95,8 +110,20 @@ def naive_matches(rule: Any, row: list[float]) -> bool:
     return rule.condition is None or bool(rule.condition.holds(row))
 
 
+def naive_scores(scorer: Scorer, row: list[float]) -> bool:
+    """One LightGBM scorer on one row the obvious way: its features picked by name, its
+    prefilter checked, then a model call for this row alone."""
+    catalogue = CATALOGUE[scorer.card.trigger]
+    values = {name: row[catalogue.index(name)] for name in scorer.feature_names}
+    if any(values[name] < bound for name, bound in scorer.card.prefilter.items()):
+        return False
+    matrix = np.array([[values[name] for name in scorer.feature_names]], dtype=np.float64)
+    return bool(scorer.predict(matrix)[0] >= scorer.card.threshold)
+
+
 def naive(events: Path, registry: Registry, city: Path) -> tuple[float, int, int]:
-    """The obvious way: pydantic per event, then each rule checked per trigger row."""
+    """The obvious way: pydantic per event, then each rule checked and each scorer run
+    per trigger row."""
     refdata = load_refdata(city / "cells.csv", None, city / "subscribers.csv")
     adapter: TypeAdapter[CallEvent | SmsEvent | TransferEvent] = TypeAdapter(Event)
     joiner = Joiner(StateStore(), refdata, wanted_kinds(registry), None, registry.windows)
@@ -139,6 +166,7 @@ def naive(events: Path, registry: Registry, city: Path) -> tuple[float, int, int
         for kind, row in rows:
             if row is not None:
                 hits += sum(1 for rule in registry.by_kind[kind] if naive_matches(rule, row))
+                hits += sum(1 for scorer in registry.scorers[kind] if naive_scores(scorer, row))
     return time.perf_counter() - started, n, hits
 
 
@@ -194,7 +222,7 @@ def _page_size_child(events: Path, rules: Path, city: Path) -> None:
     wanted = "on" if os.environ["FW_HUGE_PAGES"] == "1" else "off (FW_HUGE_PAGES=0)"
     if status != wanted:
         raise SystemExit(f"expected huge pages {wanted}, got {status}")
-    print(json.dumps(fast(events, load_registry(rules), city)))
+    print(json.dumps(fast(events, registry_at(rules), city)))
 
 
 def _naive_plain_child(events: Path, rules: Path, city: Path) -> None:
@@ -203,13 +231,13 @@ def _naive_plain_child(events: Path, rules: Path, city: Path) -> None:
     if not str(fraud_warning.join.__file__).endswith(".py"):
         raise SystemExit(f"expected the interpreted join, got {fraud_warning.join.__file__}")
     tune_process()
-    print(json.dumps(naive(events, load_registry(rules), city)))
+    print(json.dumps(naive(events, registry_at(rules), city)))
 
 
-def _against(engine_rate: float, naive_rate: float, how: str) -> dict[str, float]:
+def _against(engine_rate: float, naive_rate: float, how: str, what: str) -> dict[str, float]:
     """Print a naive run's rate beside the engine's; its figures for the JSON result."""
     ratio = engine_rate / naive_rate
-    print(f"naive,    215 rules, {how + ':':<30} {naive_rate:>10,.0f} events/s", end="")
+    print(f"naive,  {what}, {how + ':':<30} {naive_rate:>10,.0f} events/s", end="")
     print(f" -> engine is {ratio:.1f}x faster")
     return {"events_per_s": naive_rate, "speedup": ratio}
 
@@ -233,9 +261,9 @@ def main(argv: list[str]) -> int:
     events = city / "events.jsonl"
     WORK.mkdir(parents=True, exist_ok=True)
     registries = {
-        "shipped": load_registry(ROOT / "rules"),
-        "215": load_registry(build(215, WORK / "rules-215")),
-        "1000": load_registry(build(1000, WORK / "rules-1000")),
+        "shipped": registry_at(ROOT / "rules"),
+        "215": registry_at(build(215, WORK / "rules-215")),
+        "1000": registry_at(build(1000, WORK / "rules-1000")),
     }
     # as the runners do (fraud_warning.tuning), for the engine and the naive way
     huge_pages = tune_process()
@@ -251,9 +279,11 @@ def main(argv: list[str]) -> int:
     for name, registry in registries.items():
         seconds, n, alerts = median_run(fast, events, registry, city, repeat=args.repeat)
         rate = n / seconds
-        result[f"engine_{name}"] = {"rules": len(registry), "events_per_s": rate}
+        scorers = sum(len(s) for s in registry.scorers.values())
+        figures = {"rules": len(registry), "scorers": scorers, "events_per_s": rate}
+        result[f"engine_{name}"] = figures
         print(
-            f"engine, {len(registry):>5} rules: {rate:>10,.0f} events/s ({n:,} events, "
+            f"engine, {describe(registry)}: {rate:>10,.0f} events/s ({n:,} events, "
             f"{alerts} alert emissions, median of {args.repeat})"
         )
     engine_rate = result["engine_215"]["events_per_s"]  # type: ignore[index]
@@ -261,17 +291,18 @@ def main(argv: list[str]) -> int:
         pages = page_sizes(events, WORK / "rules-215", city, args.repeat)
         result["engine_215_page_sizes"] = pages
         print(
-            f"engine,   215 rules, alternated in child processes: huge pages "
+            f"engine, {describe(registries['215'])}, alternated in child processes: huge pages "
             f"{pages['huge_events_per_s']:,.0f} events/s, 4 KiB pages "
             f"{pages['small_events_per_s']:,.0f} (FW_HUGE_PAGES=0) -> huge pages "
             f"{pages['paired_gain']:.2f}x (median of {args.repeat} pairs)"
         )
     seconds, n, hits = median_run(naive, events, registries["215"], city, repeat=1)
-    result["naive_215"] = _against(engine_rate, n / seconds, "the engine's compiled joins")
+    what = describe(registries["215"])
+    result["naive_215"] = _against(engine_rate, n / seconds, "the engine's compiled joins", what)
     seconds, n, plain_hits = naive_plain(events, WORK / "rules-215", city)
     if plain_hits != hits:  # the same rules on the same rows, compiled or not
         raise SystemExit(f"naive rule hits differ: {hits} compiled, {plain_hits} interpreted")
-    result["naive_plain_215"] = _against(engine_rate, n / seconds, "plain Python throughout")
+    result["naive_plain_215"] = _against(engine_rate, n / seconds, "plain Python throughout", what)
     (WORK / "throughput.json").write_text(json.dumps(result, indent=2))
     print(f"written {WORK / 'throughput.json'}")
     return 0

@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bench.registries import build
-from bench.throughput import naive_matches
+from bench.throughput import naive_matches, naive_scores
+from fraud_warning.features import CATALOGUE
 from fraud_warning.registry import load_registry, rule_files
 from fraud_warning.rules import compile_rule
 from tests.test_rules import any_rule_specs, matrices
@@ -37,3 +38,21 @@ def test_the_naive_baselines_rule_check_is_the_engines(
     rules = [compile_rule(spec, {}, "prop.yaml") for spec in specs]
     for row in matrix.tolist():
         assert [naive_matches(r, row) for r in rules] == [r.matches(row) for r in rules]
+
+
+def test_the_naive_baselines_scoring_is_the_engines() -> None:
+    """One row at a time, the naive baseline's scorers fire on the rows the engine's
+    batched `Scorer.fire` does."""
+    registry = load_registry(SHIPPED, SHIPPED.parent / "models")
+    scorers = [s for kind in ("call", "transfer") for s in registry.scorers[kind]]
+    assert scorers  # the shipped registry streams its scorers
+    rng = np.random.default_rng(7)
+    for scorer in scorers:
+        width = len(CATALOGUE[scorer.card.trigger])
+        # wide ranges and some missing values: a good share of rows fire, and some not
+        matrix = rng.gamma(0.6, 400.0, size=(400, width))
+        matrix[rng.random(matrix.shape) < 0.05] = np.nan
+        fired = set(scorer.fire(matrix).rows.tolist())
+        naive = {i for i, row in enumerate(matrix.tolist()) if naive_scores(scorer, row)}
+        assert naive == fired
+        assert 0 < len(fired) < len(matrix), scorer.key
