@@ -15,6 +15,7 @@ so memory follows the active population, not the history.
 from __future__ import annotations
 
 import itertools
+import math
 import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Final, TypeVar
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from mypy_extensions import i32, u8
 
 HOUR_S: Final = 3600.0
+_HOUR_INT: Final = 3600
 MAX_CONTACTS: Final = 64  # counterparties a subscriber reached out to; oldest forgotten first
 MAX_PAYEES: Final = 32
 MAX_INBOUND: Final = 32  # recent contacts from strangers (calls and SMS)
@@ -68,6 +70,15 @@ SMS: Final = 1
 SMALL: Final = 8
 
 Distinct = str | tuple[str, ...] | dict[str, None]
+
+
+def hour_bucket(ts: float) -> int:
+    """`int(ts // HOUR_S)`: the hour an event time falls in. Floored first, then divided
+    as integers: compiled, a float floor division is a call to fmod and about 250
+    instructions, twice an event on the number side. The same answer for every finite
+    float: floor(floor(x) / n) = floor(x / n) for a whole n, and the float division is
+    exact below 2**53."""
+    return math.floor(ts) // _HOUR_INT
 
 
 def _add_distinct(keys: Distinct, key: str, cap: int, *, forget: bool) -> Distinct:
@@ -409,7 +420,7 @@ class Subscriber:
 
     def roll(self, ts: float) -> None:
         """Move to the hour bucket of event time `ts` (the first event starts the age)."""
-        bucket = int(ts // HOUR_S)
+        bucket = hour_bucket(ts)
         if bucket == self.bucket:
             return
         if self.bucket < 0:
@@ -433,7 +444,7 @@ class Subscriber:
     def _weights(self, ts: float) -> tuple[float, float]:
         """Weights of the current and previous hour buckets in the hour before `ts`: the
         previous bucket counts by how much of it still lies in that hour."""
-        bucket = int(ts // HOUR_S)
+        bucket = hour_bucket(ts)
         if bucket == self.bucket:
             return 1.0, 1.0 - (ts - bucket * HOUR_S) / HOUR_S
         if bucket == self.bucket + 1:
@@ -810,5 +821,6 @@ __all__ = [
     "distinct_count",
     "distinct_keys",
     "flag_live",
+    "hour_bucket",
     "newest_first",
 ]

@@ -3,18 +3,21 @@ seen (in retained state), as rules read it, kept and restored."""
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import msgspec
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fraud_warning.features import NUMBER, clears
 from fraud_warning.join import Joiner
 from fraud_warning.refdata import RefData
 from fraud_warning.registry import load_registry
 from fraud_warning.stages import snapshot
-from fraud_warning.state import ACTIVE_CAP_S, HOUR_S, NumberState, StateStore
+from fraud_warning.state import ACTIVE_CAP_S, HOUR_S, NumberState, StateStore, hour_bucket
 from fraud_warning.wire import Call, Sms
 
 T0 = datetime.fromisoformat("2026-03-02T09:17:42+08:00")  # not on an hour or a minute
@@ -177,3 +180,18 @@ def test_a_row_clears_the_gate_only_at_or_above_every_bound() -> None:
     # a NaN is not below a bound: the rules see it, as before the gate moved
     assert clears(gate, [float("nan")] * len(NUMBER))
     assert clears((), [])
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    st.one_of(
+        st.floats(min_value=-1e12, max_value=1e12, allow_nan=False),
+        # the hour's edges and their neighbours, where a rounding slip would show
+        st.integers(-(10**8), 10**8).map(lambda h: h * HOUR_S),
+        st.integers(-(10**8), 10**8).map(lambda h: math.nextafter(h * HOUR_S, -math.inf)),
+        st.integers(-(10**8), 10**8).map(lambda h: math.nextafter(h * HOUR_S, math.inf)),
+    )
+)
+def test_the_hour_bucket_is_the_float_floor_division(ts: float) -> None:
+    """The number side's hour buckets, in integers, are the hours `ts // HOUR_S` gave."""
+    assert hour_bucket(ts) == int(ts // HOUR_S)
