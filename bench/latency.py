@@ -34,11 +34,11 @@ import numpy as np
 import orjson
 
 from bench.registries import build
-from bench.throughput import ROOT, WORK, feed
+from bench.throughput import ROOT, WORK, describe, feed, registry_at
 from fraud_warning.decode import Decoder
 from fraud_warning.engine import Engine
 from fraud_warning.refdata import RefData, load_refdata
-from fraud_warning.registry import Registry, load_registry
+from fraud_warning.registry import Registry
 from fraud_warning.tuning import tune_process
 
 Lines = list[tuple[int, bytes]]
@@ -174,14 +174,15 @@ def main(argv: list[str]) -> int:
     city = feed(args.subscribers, args.hours)
     lines = list(enumerate((city / "events.jsonl").read_bytes().splitlines(), start=1))
     WORK.mkdir(parents=True, exist_ok=True)
+    # with the shipped scorers, as the runners load a registry (and the throughput bench)
     if args.rules == "shipped":
-        registry = load_registry(ROOT / "rules")
+        registry = registry_at(ROOT / "rules")
     else:
-        registry = load_registry(build(int(args.rules), WORK / f"rules-{args.rules}"))
+        registry = registry_at(build(int(args.rules), WORK / f"rules-{args.rules}"))
     refdata = load_refdata(city / "cells.csv", None, city / "subscribers.csv")
     tune_process()  # as the runners do
 
-    print(f"feed: {city.name} ({len(lines):,} events), {len(registry)} rules")
+    print(f"feed: {city.name} ({len(lines):,} events), {describe(registry).strip()}")
     split = int(len(lines) * args.warmup)
     top = max_rate(lines[:split], lines[split:], registry, refdata, args.max_batch)
     rate = top / 2
