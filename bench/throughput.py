@@ -56,9 +56,13 @@ def registry_at(rules: Path) -> Registry:
     return load_registry(rules, MODELS)
 
 
+def scorer_count(registry: Registry) -> int:
+    """The LightGBM scorers the registry runs in the stream."""
+    return sum(len(s) for s in registry.scorers.values())
+
+
 def describe(registry: Registry) -> str:
-    scorers = sum(len(s) for s in registry.scorers.values())
-    return f"{len(registry):>5} rules + {scorers} scorers"
+    return f"{len(registry):>5} rules + {scorer_count(registry)} scorers"
 
 
 def feed(subscribers: int, hours: float, seed: int = 3) -> Path:
@@ -279,9 +283,11 @@ def main(argv: list[str]) -> int:
     for name, registry in registries.items():
         seconds, n, alerts = median_run(fast, events, registry, city, repeat=args.repeat)
         rate = n / seconds
-        scorers = sum(len(s) for s in registry.scorers.values())
-        figures = {"rules": len(registry), "scorers": scorers, "events_per_s": rate}
-        result[f"engine_{name}"] = figures
+        result[f"engine_{name}"] = {
+            "rules": len(registry),
+            "scorers": scorer_count(registry),
+            "events_per_s": rate,
+        }
         print(
             f"engine, {describe(registry)}: {rate:>10,.0f} events/s ({n:,} events, "
             f"{alerts} alert emissions, median of {args.repeat})"

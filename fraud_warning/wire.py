@@ -15,6 +15,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from fraud_warning.textcheck import year_within
+
 # \Z, not $: Python's re (lists.py's check) matches $ also before a final "\n".
 E164_PATTERN = r"^\+[1-9][0-9]{5,15}\Z"
 # Not a msgspec pattern: msgspec runs one through Python's re, about 0.7 µs a field and a
@@ -71,8 +73,9 @@ WireEvent = Call | Sms | Transfer
 
 
 def ts_in_range(ts: datetime) -> bool:
-    """Whether an event time's (local) year is one a real event can carry."""
-    return MIN_YEAR <= ts.year <= MAX_YEAR
+    """Whether an event time's (local) year is one a real event can carry (the decoder's
+    own check, `textcheck.year_within`, with the contract's bounds)."""
+    return year_within(ts, MIN_YEAR, MAX_YEAR)
 
 
 def derive_origin(number: str) -> str:
