@@ -22,9 +22,13 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from mypy_extensions import mypyc_attr
 
+from fraud_warning.untrack import untrack
+
 # held in a C static when compiled: a name imported from sys is looked up in the module's
 # dict at every call
 intern: Final = sys.intern
+#: records cannot be in a cycle: the cyclic GC need not walk them (fraud_warning/untrack.py)
+_UNTRACK: Final = untrack
 
 if TYPE_CHECKING:
     # 32-bit native ints: compiled by mypyc, each counter and record field takes 4 bytes
@@ -86,7 +90,13 @@ def _add_distinct(keys: Distinct, key: str, cap: int, *, forget: bool) -> Distin
     At `cap` the oldest key is forgotten (`forget`: known contacts) or the new one is not
     added (a saturating count)."""
     if type(keys) is str:
-        return keys if keys == key else (keys, intern(key))  # every cap is well above 2
+        if keys == key:
+            return keys
+        # boxed once as what is returned (a fixed-length tuple local is a C struct to
+        # mypyc, boxed anew at each use); every cap is well above 2
+        pair: Distinct = (keys, intern(key))
+        _UNTRACK(pair)  # strings only: no cycle (the GC would untrack it, after a walk)
+        return pair
     if key in keys:
         return keys
     key = intern(key)
@@ -94,7 +104,9 @@ def _add_distinct(keys: Distinct, key: str, cap: int, *, forget: bool) -> Distin
         if not keys:
             return key
         if len(keys) < SMALL:
-            return (*keys, key)
+            grown = (*keys, key)
+            _UNTRACK(grown)
+            return grown
         keys = dict.fromkeys(keys)
     if len(keys) >= cap:
         if not forget:
@@ -165,6 +177,7 @@ class Inbound(Recent):
         self.kind = kind
         self.risky = risky
         self.has_url = has_url
+        _UNTRACK(self)
 
     def older(self) -> Inbound | None:
         return self.prev  # type: ignore[return-value]  # a chain holds one record type
@@ -192,6 +205,7 @@ class Payment(Recent):
         self.payee = intern(payee)
         self.amount_cny = amount_cny
         self.was_new = was_new
+        _UNTRACK(self)
 
     def older(self) -> Payment | None:
         return self.prev  # type: ignore[return-value]
@@ -214,6 +228,7 @@ class Credit(Recent):
         self.amount_cny = amount_cny
         self.had_risk = had_risk
         self.had_link = had_link
+        _UNTRACK(self)
 
     def older(self) -> Credit | None:
         return self.prev  # type: ignore[return-value]
@@ -277,9 +292,10 @@ def flag_live(flagged_at: float | None, ts: float) -> bool:
 # acyclic (compiled): a subscriber or a payee holds strings, numbers, records and containers
 # of those, never anything that leads back to it, so neither can be in a reference cycle.
 # They skip the cyclic GC: no 16-byte header (a subscriber is 144 bytes, not 160; a payee
-# 40, not 56) and no tracking as each is made and freed. The records stay tracked: mypyc's
-# acyclic dealloc still uses CPython's trashcan, which keeps a deferred object in the GC
-# header, and freeing a chain of 64 records nests deep enough to defer one (a crash).
+# 40, not 56) and no tracking as each is made and freed. The records keep the header:
+# mypyc's acyclic dealloc still uses CPython's trashcan, which keeps a deferred object in
+# the GC header, and freeing a chain of 64 records nests deep enough to defer one (a
+# crash). Each record is untracked as it is made instead (untrack.py).
 @mypyc_attr(acyclic=True)
 class Subscriber:
     """What the engine remembers about one subscriber, from both viewpoints, in one

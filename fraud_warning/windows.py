@@ -28,6 +28,7 @@ from typing import Any, Final, Protocol
 
 from fraud_warning.features import CATALOGUE, NUMBER_KINDS
 from fraud_warning.state import intern
+from fraud_warning.untrack import untrack
 from fraud_warning.windowlang import (
     FIELDS,
     IsTrue,
@@ -42,6 +43,7 @@ from fraud_warning.windowlang import (
 )
 
 MAX_ENTRIES: Final = 1024
+_UNTRACK: Final = untrack  # in a C static when compiled
 Entry = tuple[float, Any]
 Fields = tuple[Any, ...]  # an event's fields, in FIELDS order for its side and event
 Test = Callable[[Fields], bool]
@@ -264,17 +266,21 @@ class Windows:
             value = fields[source.at] if source.at >= 0 else 1.0
             if type(value) is str:
                 value = intern(value)  # held for the window: one copy per number or account
+            # Any: boxed once, so the tuple held is the one untracked (a fixed-length tuple
+            # local is a C struct to mypyc, boxed anew at each use)
+            entry: Any = (ts, value)
+            _UNTRACK(entry)  # a time and a field's value: no cycle (untrack.py)
             held = state.windows
             if held is None:
                 held = state.windows = {}
             entries = held.get(source.key)
             if entries is None:
-                held[source.key] = [(ts, value)]
+                held[source.key] = [entry]
                 continue
             if ts >= entries[-1][0]:
-                entries.append((ts, value))
+                entries.append(entry)
             else:  # a late event: keep the order the aggregates rely on
-                bisect.insort(entries, (ts, value), key=_time)
+                bisect.insort(entries, entry, key=_time)
             cutoff = ts - source.retention_s
             drop = 0
             while drop < len(entries) and entries[drop][0] <= cutoff:

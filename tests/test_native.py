@@ -109,11 +109,12 @@ def test_compiled_state_holds_its_numbers_unboxed_and_packed() -> None:
     assert sys.getsizeof(Subscriber()) <= 144
 
 
-def test_per_key_state_skips_the_cyclic_gc_and_records_do_not() -> None:
+def test_per_key_state_skips_the_cyclic_gc_and_records_keep_their_header() -> None:
     """Subscribers, payees and the per-event objects are acyclic when compiled (no GC
-    header, no tracking). Records must stay tracked: mypyc's acyclic dealloc defers a
-    deeply nested free to CPython's trashcan, which writes into the GC header an acyclic
-    object lacks; freeing a payee's chain of 64 credits corrupted the heap."""
+    header, no tracking). Records must keep their GC header: mypyc's acyclic dealloc
+    defers a deeply nested free to CPython's trashcan, which writes into the GC header an
+    acyclic object lacks; freeing a payee's chain of 64 credits corrupted the heap. They
+    are untracked instead (untrack.py; tests/test_untrack.py)."""
     import gc
 
     from fraud_warning.decode import Decoded
@@ -130,4 +131,5 @@ def test_per_key_state_skips_the_cyclic_gc_and_records_do_not() -> None:
         Payment(1.0, "6222000000000000001", 10.0, True),
         Credit(1.0, "+8613800000001", 10.0, True, False),
     ):
-        assert gc.is_tracked(record), type(record)
+        assert type(record).__flags__ & (1 << 14), type(record)  # Py_TPFLAGS_HAVE_GC
+        assert not gc.is_tracked(record), type(record)
