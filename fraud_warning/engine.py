@@ -126,9 +126,7 @@ class Engine:
             if n:
                 self._m_events[name].inc(n)
         self.models.count_number_rows()
-        # an event creates at most a few keys; checking half a key per event per side still
-        # sweeps the whole store every couple of key-lifetimes, in small slices
-        self.store.evict_idle(self.watermark, budget=len(batch) // 2 + 16)
+        self.store.sweep(self.watermark, len(batch))  # idle keys, a slice paced by event time
         joined = time.perf_counter()
 
         hits = routed.hits

@@ -58,6 +58,8 @@ MAX_AGE_H: Final = 25
 # event; 26 h (the store's idle retention) covers both. Trimming by age as well as by
 # count keeps a busy key's lists at a day's worth instead of filling towards the cap.
 RECENT_S: Final = 26 * HOUR_S
+#: Share of the retention in which a paced sweep checks every key once (StateStore.sweep).
+SWEEP_PASS: Final = 0.25
 
 # A half of a subscriber's state never touched (or forgotten): older than any event.
 NEVER: Final = float("-inf")
@@ -592,6 +594,10 @@ class Keyed:
                 gone += 1
         return gone
 
+    def sweep_size(self) -> int:
+        """The keys the current idle-key sweep checks in all (see Sweep.size)."""
+        return self._sweep.size(self._items)
+
     def __len__(self) -> int:
         return len(self._items)
 
@@ -602,6 +608,11 @@ class Sweep:
 
     def __init__(self) -> None:
         self._keys: list[str] = []
+        self._size = 0  # keys in the current sweep's snapshot
+
+    def size(self, items: dict[str, Any]) -> int:
+        """The keys the current sweep checks in all (the next one's, between sweeps)."""
+        return self._size if self._keys else len(items)
 
     def next(self, items: dict[str, Any], budget: int | None) -> list[str]:
         """Up to `budget` keys (all that are left when None); a new sweep starts when the
@@ -609,6 +620,7 @@ class Sweep:
         keys = self._keys
         if not keys:
             keys = self._keys = list(items)
+            self._size = len(keys)
         take = len(keys) if budget is None else min(budget, len(keys))
         chunk = keys[len(keys) - take :]
         del keys[len(keys) - take :]
@@ -742,11 +754,37 @@ class StateStore:
         self.payees = Keyed(retention_s)
         # number → when it was flagged: what the victim side reads of the number side
         self.flags: dict[str, float] = {}
+        self._swept_to = NEVER  # the watermark of the last paced sweep
+
+    def sweep(self, watermark: float, events: int) -> int:
+        """Evict idle state after a batch of `events`, a slice at a time, paced by event
+        time: each side's keys are all checked once per quarter of the retention
+        (SWEEP_PASS), so state idle past the retention is gone within about 1.5
+        retentions of its last touch, whether a day holds a thousand events or a
+        billion. A slice checks at
+        least 16 keys a side and at most half a key an event (plus 16), so a jump in
+        event time spreads its sweep over the batches after it. Returns how many keys
+        went."""
+        span = watermark - self._swept_to
+        self._swept_to = watermark
+        # the share of each side's sweep to check now (of the keys it started with: as
+        # keys go, a share of those left would slow it down); a whole one for the first
+        # sweep (an infinite or undefined span) or a jump past the retention, capped below
+        share = span / (self.retention_s * SWEEP_PASS) if span < self.retention_s else 1.0
+        most = events // 2 + 16
+        return self._evict(
+            watermark,
+            min(most, max(16, math.ceil(self._sweep.size(self._subscribers) * share))),
+            min(most, max(16, math.ceil(self.payees.sweep_size() * share))),
+        )
 
     def evict_idle(self, watermark: float, budget: int | None = None) -> int:
         """Evict state idle for longer than the retention, checking up to `budget`
         subscribers and `budget` payees (all of them when None). Returns how many keys
         went."""
+        return self._evict(watermark, budget, budget)
+
+    def _evict(self, watermark: float, budget: int | None, payee_budget: int | None) -> int:
         before = watermark - self.retention_s
         items, victims, numbers = self._subscribers, self.victims, self.numbers
         gone = 0
@@ -759,7 +797,7 @@ class StateStore:
             if state.victim_ts == NEVER and state.number_ts == NEVER:
                 del items[key]
                 gone += 1
-        return gone + self.payees.evict_idle(before, budget)
+        return gone + self.payees.evict_idle(before, payee_budget)
 
     def expire_flags(self, watermark: float) -> None:
         """Forget flags past their lifetime (reads check it: this only bounds memory)."""

@@ -5,13 +5,9 @@ from __future__ import annotations
 
 import gc
 import sys
-from pathlib import Path
 
 import pytest
 
-from fraud_warning.decode import Decoder
-from fraud_warning.engine import Engine
-from fraud_warning.registry import load_registry
 from fraud_warning.state import (
     MAX_PAYEE_INBOUND,
     Credit,
@@ -25,14 +21,12 @@ from fraud_warning.state import (
 from fraud_warning.untrack import compiled, py_untrack
 from fraud_warning.windowlang import parse_feature
 from fraud_warning.windows import Windows
-from tests.factories import Feed
 
 C = compiled()
 STATE_COMPILED = "cpython" in str(sys.modules["fraud_warning.state"].__file__)
 compiled_only = pytest.mark.skipif(
     C is None or not STATE_COMPILED, reason="nothing compiled here (interpreted)"
 )
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def _records() -> list[Recent]:
@@ -118,31 +112,3 @@ def test_window_entries_are_untracked() -> None:
     assert state.windows is not None
     entries = [entry for held in state.windows.values() for entry in held]
     assert len(entries) == 2 and not any(gc.is_tracked(entry) for entry in entries)
-
-
-def test_the_engine_without_scorers_leaves_no_cyclic_garbage() -> None:
-    """State, rows and verdicts are freed by reference counting alone (gc_tuning.py rests
-    on it). LightGBM's ctypes calls do leave cycles, so the GC stays on; the shipped
-    rules alone must not. (A cycle through an untracked record would not show here:
-    the test above holds what a record may refer to.)"""
-    engine = Engine(load_registry(ROOT / "rules"))
-    decoder = Decoder()
-    feed = Feed()
-    for i in range(300):
-        victim, number = f"+86138{i % 40:08d}", f"+86170{i % 7:08d}"
-        feed.call(60.0 * i, number, victim, 240 + i)
-        feed.sms(60.0 * i + 1, number, victim, has_url=True, text="your parcel: http://x.cn")
-        feed.transfer(60.0 * i + 2, victim, f"ACC{i % 13:06d}", 9000.0 + i)
-    lines = list(enumerate(feed.lines()))
-    gc.collect()
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        for start in range(0, len(lines), 100):
-            good, bad = decoder.decode_lines(lines[start : start + 100])
-            assert not bad
-            engine.process(good)
-        assert gc.collect() == 0
-    finally:
-        if was:
-            gc.enable()

@@ -119,7 +119,7 @@ class _Task:
             alerter.set_registry(self.ctx.registry)
 
     def _housekeeping(self, watermark: float, events: int) -> None:
-        self.store.evict_idle(watermark, budget=events // 2 + 16)
+        self.store.sweep(watermark, events)
         if watermark >= self._next_housekeeping:
             self.store.expire_flags(watermark)
             self._next_housekeeping = watermark + HOUSEKEEPING_S
