@@ -761,10 +761,9 @@ class StateStore:
         time: each side's keys are all checked once per quarter of the retention
         (SWEEP_PASS), so state idle past the retention is gone within about 1.5
         retentions of its last touch, whether a day holds a thousand events or a
-        billion. A slice checks at
-        least 16 keys a side and at most half a key an event (plus 16), so a jump in
-        event time spreads its sweep over the batches after it. Returns how many keys
-        went."""
+        billion. A slice checks at least 16 keys a side and at most half a key an event
+        (plus 16), so a jump in event time spreads its sweep over the batches after it.
+        Returns how many keys went."""
         span = watermark - self._swept_to
         self._swept_to = watermark
         # the share of each side's sweep to check now (of the keys it started with: as

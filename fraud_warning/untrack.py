@@ -6,7 +6,9 @@ then again in the middle generation. The engine's recent-event records
 numbers and a link to an older record, so no cycle can pass through one; yet mypyc
 tracks them, and walking the ones a day's events leave behind cost about 4 % of the
 embedded engine's time (docs/benchmarks.md). They cannot be mypyc's `acyclic` classes
-(see state.py); `_untrack.c` keeps their GC header and drops only the tracking.
+(see state.py); `_untrack.c` keeps their GC header and drops only the tracking. The
+state's small tuples (a few distinct keys, a window's (time, value) entries) go the same
+way: the collector would untrack them itself, but only after walking each once.
 
 Where the package runs without its C modules, :func:`untrack` leaves objects tracked:
 the same results, the collector's cost as before.
