@@ -767,9 +767,10 @@ class StateStore:
         span = watermark - self._swept_to
         self._swept_to = watermark
         # the share of each side's sweep to check now (of the keys it started with: as
-        # keys go, a share of those left would slow it down); a whole one for the first
-        # sweep (an infinite or undefined span) or a jump past the retention, capped below
-        share = span / (self.retention_s * SWEEP_PASS) if span < self.retention_s else 1.0
+        # keys go, a share of those left would slow it down); the whole sweep once a
+        # pass's time has gone by, or at the first (an infinite or undefined span)
+        pass_s = self.retention_s * SWEEP_PASS
+        share = span / pass_s if span < pass_s else 1.0
         most = events // 2 + 16
         return self._evict(
             watermark,
