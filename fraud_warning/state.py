@@ -18,7 +18,7 @@ import itertools
 import math
 import sys
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
 from mypy_extensions import mypyc_attr
 
@@ -99,23 +99,34 @@ def _add_distinct(keys: Distinct, key: str, cap: int, *, forget: bool) -> Distin
         pair: Distinct = (keys, intern(key))
         _UNTRACK(pair)  # strings only: no cycle (the GC would untrack it, after a walk)
         return pair
-    if key in keys:
-        return keys
-    key = intern(key)
+    # each shape through a local of its own type: compiled, a dict's or a tuple's own
+    # operations are native where the union's are generic (`next` a builtins lookup)
+    known: dict[str, None]
     if type(keys) is tuple:
-        if not keys:
+        small: tuple[str, ...] = keys
+        if key in small:
+            return keys
+        key = intern(key)
+        if not small:
             return key
-        if len(keys) < SMALL:
-            grown = (*keys, key)
+        if len(small) < SMALL:
+            grown: Distinct = small + (key,)  # noqa: RUF005 (compiled, unpacking builds a list)
             _UNTRACK(grown)
             return grown
-        keys = dict.fromkeys(keys)
-    if len(keys) >= cap:
-        if not forget:
+        known = dict.fromkeys(small)
+    else:
+        known = cast(dict[str, None], keys)  # neither a str nor a tuple
+        if key in known:
             return keys
-        del keys[next(iter(keys))]  # type: ignore[union-attr]
-    keys[key] = None  # type: ignore[index]
-    return keys
+        key = intern(key)
+    if len(known) >= cap:
+        if not forget:
+            return known
+        for oldest in known:  # the first key, by a native walk (`next` is a builtins call)
+            del known[oldest]
+            break
+    known[key] = None
+    return known
 
 
 def _has(keys: Distinct, key: str) -> bool:
