@@ -1,11 +1,12 @@
 """Compile the engine's per-event modules with mypyc, in place (`make setup` runs this):
 the embedded engine's joins and state, the number rules run per row (number_rules), and
 the stage pipeline's per-record pieces (the number stage's loop, the watermark merge,
-grouping sends by partition, Kafka's key hash); and four modules in C: the arena
+grouping sends by partition, Kafka's key hash); and five modules in C: the arena
 allocator that puts the heap on huge pages (`_hugepages.c`, see fraud_warning/hugepages.py),
 the decoder's checks on text (`_textcheck.c`, textcheck.py), event times as epoch
-seconds (`_epoch.c`, epoch.py) and the GC's untrack for objects that cannot be in a cycle
-(`_untrack.c`, untrack.py).
+seconds (`_epoch.c`, epoch.py), the GC's untrack for objects that cannot be in a cycle
+(`_untrack.c`, untrack.py) and admission's memory of event ids as fingerprints
+(`_admitted.c`, admitted.py).
 
 The joins and their state are per event and in Python; compiled by mypyc (part of mypy,
 a dev dependency) the engine runs 1.4-1.6x faster on the same alerts (docs/benchmarks.md).
@@ -50,7 +51,7 @@ MODULES = (
     "stages/victim_loop",
     "stages/fanout",
 )
-C_MODULES = ("_hugepages", "_textcheck", "_epoch", "_untrack")
+C_MODULES = ("_hugepages", "_textcheck", "_epoch", "_untrack", "_admitted")
 
 
 def clean() -> None:

@@ -8,22 +8,23 @@ Three checks before an event touches any state, each with a dead-letter reason:
   so the bound is far beyond any gap a city's feed has (a night, a weekend outage);
 - **duplicate**: an event id already taken within the lateness window (at-least-once
   delivery re-sends records; a call counted twice reads as twice the talk time).
-Ids are remembered for as long as an event with them could still be admitted.
+Ids are remembered for as long as an event with them could still be admitted, as
+128-bit fingerprints (:mod:`fraud_warning.admitted`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
 import msgspec
 
+from fraud_warning.admitted import IdMemory, admitted_ids
 from fraud_warning.decode import DeadLetter, Decoded, raw_text
 from fraud_warning.event_fields import EVENT_ID
 
 _NEVER: Final = float("-inf")  # no watermark yet
-COMPACT_AT: Final = 4096  # forgotten ids at the front of the order list before it is cut
 
 
 @dataclass(frozen=True)
@@ -39,14 +40,12 @@ class Admission:
         self._lateness: float = self.config.allowed_lateness_s
         self._ahead: float = self.config.max_ahead_s
         self.watermark = _NEVER
-        self.seen: dict[str, float] = {}  # event id → event time, oldest admitted first
-        # the same ids in admission order, to forget from the front: `next(iter(seen))`
-        # scans the dict's deleted slots from its start, which grew with every id dropped
-        # until a resize and cost more than the rest of admission. A list read from
-        # `_head` (compacted now and then), not a deque: compiled, a list's append and
-        # index are native where a deque's are method calls
-        self._order: list[str] = []
-        self._head = 0
+        # ids taken, oldest admitted first, each with its event time
+        self.ids: IdMemory = admitted_ids()
+        # its two per-event methods bound once: compiled, a method call on a C type looks
+        # the name up on every call, a bound method is called directly
+        self._take: Callable[[str, float], bool] = self.ids.add
+        self._forget: Callable[[float], int] = self.ids.forget_before
 
     def admit(self, item: Decoded, ts: float, source: str) -> DeadLetter | None:
         """None when the event is taken (and the watermark moved), else why not."""
@@ -57,10 +56,8 @@ class Admission:
             ahead = ts - watermark
             return _letter(item, source, "bad_timestamp", f"{ahead:.0f} s ahead of the stream")
         event_id: str = item.fields[EVENT_ID]
-        if event_id in self.seen:
+        if not self._take(event_id, ts):
             return _letter(item, source, "duplicate", f"event id {event_id} already taken")
-        self.seen[event_id] = ts
-        self._order.append(event_id)
         if ts > watermark:
             self.advance(ts)
         return None
@@ -70,26 +67,22 @@ class Admission:
         if watermark <= self.watermark:
             return
         self.watermark = watermark
-        seen, order, head = self.seen, self._order, self._head
-        cutoff = watermark - self._lateness
-        # ids arrive roughly in time order: forget from the front while they are too old
-        while head < len(order):
-            oldest = order[head]
-            if seen[oldest] >= cutoff:
-                break
-            head += 1
-            del seen[oldest]
-        if head > COMPACT_AT and head * 2 > len(order):
-            del order[:head]
-            head = 0
-        self._head = head
+        # ids arrive roughly in time order: forgotten from the front while too old
+        self._forget(watermark - self._lateness)
+
+    def restore(self, held: Iterable[tuple[int, int, float]]) -> None:
+        """Take fingerprints held earlier (a snapshot's :meth:`IdMemory.dump`), oldest
+        admitted first."""
+        ids = self.ids
+        for a, b, ts in held:
+            ids.restore(a, b, ts)
 
     def remember(self, seen: Mapping[str, float]) -> None:
-        """Take ids admitted earlier (a restored snapshot), oldest admitted first."""
+        """Take ids admitted earlier as strings with their times, oldest admitted first
+        (a snapshot written before fingerprints)."""
+        ids = self.ids
         for event_id, ts in seen.items():
-            if event_id not in self.seen:
-                self.seen[event_id] = ts
-                self._order.append(event_id)
+            ids.add(event_id, ts)
 
 
 def _letter(item: Decoded, source: str, reason: str, detail: str) -> DeadLetter:

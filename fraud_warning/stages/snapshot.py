@@ -41,7 +41,10 @@ from fraud_warning.state import (
 )
 from fraud_warning.windows import windows_in, windows_out
 
-FORMAT = 1
+FORMAT = 2
+# format 1 held the number stage's admitted ids as strings (`seen_ids`); 2 holds their
+# fingerprints (`admitted`). Both load, so a worker upgraded mid-run restores its tasks.
+READS: tuple[int, ...] = (1, 2)
 
 
 class _Snapshot(msgspec.Struct):
@@ -54,7 +57,9 @@ class _Snapshot(msgspec.Struct):
     payees: dict[str, list[Any]]
     flags: dict[str, float]
     mark: float | None = None  # number stage: its input watermark
-    seen_ids: dict[str, float] = {}  # number stage: event ids admitted (duplicates refused)
+    # number stage: event ids admitted (duplicates refused), (fingerprint, time) in order
+    admitted: list[tuple[int, int, float]] = []
+    seen_ids: dict[str, float] = {}  # the same as id strings, in format 1
     marks: dict[str, float] | None = None  # merging stages: the upstream watermarks
     bound: float | None = None
     waiting: list[Ordered] = []
@@ -77,7 +82,7 @@ def dump(task: Task, positions: Positions | None = None) -> bytes:
     )
     if isinstance(task, NumberTask):
         snap.mark = task.mark if task.mark > float("-inf") else None
-        snap.seen_ids = task.admission.seen
+        snap.admitted = task.admission.ids.dump()
         snap.number_incidents = task.alerter.numbers.open
     else:
         merger = task.merger
@@ -92,14 +97,15 @@ def dump(task: Task, positions: Positions | None = None) -> bytes:
 def load(ctx: Context, data: bytes) -> tuple[Task, Positions]:
     """A task rebuilt from its snapshot, and its positions."""
     snap = msgspec.msgpack.decode(data, type=_Snapshot)
-    if snap.format != FORMAT:
-        raise ValueError(f"snapshot format {snap.format}, expected {FORMAT}")
+    if snap.format not in READS:
+        raise ValueError(f"snapshot format {snap.format}, expected one of {READS}")
     task = TASKS[snap.stage](ctx, snap.partition)
     task.positions = snap.positions
     _fill(task.store, snap)
     if isinstance(task, NumberTask):
         task.admission.watermark = snap.mark if snap.mark is not None else float("-inf")
         task.admission.remember(snap.seen_ids)
+        task.admission.restore(snap.admitted)
         _fill_book(task.alerter.numbers, snap.number_incidents)
     elif isinstance(task, VictimTask | PayeeTask | AlertTask):
         merger = task.merger

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 
+import msgspec
 import pytest
 
 from fraud_warning.decode import Decoded
@@ -12,6 +13,7 @@ from fraud_warning.refdata import RefData
 from fraud_warning.registry import Registry
 from fraud_warning.stages import snapshot
 from fraud_warning.stages.local import LocalPipeline
+from fraud_warning.stages.records import NUMBER
 from fraud_warning.stages.tasks import STAGES, Context
 
 from .conftest import canonical
@@ -49,3 +51,27 @@ def test_every_task_restored_from_its_snapshot_mid_feed_gives_the_same_alerts(
     assert held > 100  # windows too (the shipped shadow rule reads SMS texts)
     pipe.ingest(events[half:], batch=101)
     assert canonical(pipe.finish().alerts) == embedded
+
+
+def test_a_number_task_saved_before_fingerprints_restores_its_admitted_ids(
+    city: tuple[list[Decoded], Registry, RefData],
+) -> None:
+    """Format 1 held the admitted ids as strings: a worker upgraded mid-run still
+    refuses the duplicates its old snapshot remembers."""
+    events, registry, refdata = city
+    ctx = Context(registry, refdata, partitions=dict.fromkeys(STAGES, 2))
+    pipe = LocalPipeline(ctx, random.Random(5))
+    pipe.ingest(events[:400], batch=101)
+    task = pipe.tasks[NUMBER][0]
+    held = {
+        d.event.event_id: d.event.ts.timestamp()
+        for d in events[:400]
+        if d.event.event_id in task.admission.ids  # type: ignore[attr-defined]
+    }
+    assert len(held) > 50
+    old = msgspec.msgpack.decode(snapshot.dump(task), type=snapshot._Snapshot)
+    old.format, old.admitted, old.seen_ids = 1, [], held
+    restored, _ = snapshot.load(ctx, msgspec.msgpack.encode(old))
+    ids = restored.admission.ids  # type: ignore[attr-defined]
+    assert sorted(ids.dump()) == sorted(task.admission.ids.dump())  # type: ignore[attr-defined]
+    assert all(event_id in ids for event_id in held)
