@@ -261,6 +261,19 @@ Admitted_dealloc(Admitted *s)
     Py_TYPE(s)->tp_free((PyObject *)s);
 }
 
+/* take() with the time given as a Python number: True taken, False already held. */
+static PyObject *
+take_at(Admitted *s, Key key, PyObject *when)
+{
+    double ts = PyFloat_AsDouble(when);
+    if (ts == -1.0 && PyErr_Occurred())
+        return NULL;
+    int taken = take(s, key, ts);
+    if (taken < 0)
+        return NULL;
+    return PyBool_FromLong(taken);
+}
+
 static PyObject *
 Admitted_add(Admitted *s, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -271,13 +284,7 @@ Admitted_add(Admitted *s, PyObject *const *args, Py_ssize_t nargs)
     Key key;
     if (fingerprint_of(args[0], &key) < 0)
         return NULL;
-    double ts = PyFloat_AsDouble(args[1]);
-    if (ts == -1.0 && PyErr_Occurred())
-        return NULL;
-    int taken = take(s, key, ts);
-    if (taken < 0)
-        return NULL;
-    return PyBool_FromLong(taken);
+    return take_at(s, key, args[1]);
 }
 
 static PyObject *
@@ -321,13 +328,7 @@ Admitted_restore(Admitted *s, PyObject *const *args, Py_ssize_t nargs)
     key.b = PyLong_AsUnsignedLongLong(args[1]);
     if (key.b == (uint64_t)-1 && PyErr_Occurred())
         return NULL;
-    double ts = PyFloat_AsDouble(args[2]);
-    if (ts == -1.0 && PyErr_Occurred())
-        return NULL;
-    int taken = take(s, key, ts);
-    if (taken < 0)
-        return NULL;
-    return PyBool_FromLong(taken);
+    return take_at(s, key, args[2]);
 }
 
 static PyObject *
