@@ -179,6 +179,7 @@ class Engine:
         self.store.expire_flags(watermark)
         for side, n in self.store.sizes().items():
             self.metrics.state_keys.labels(side).set(n)
+        self.metrics.admitted_ids.set(len(self.admission.ids))
         if (
             watermark >= self._next_size_estimate
             and self._seq - self._estimated_at_seq >= SIZE_ESTIMATE_EVENTS

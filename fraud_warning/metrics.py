@@ -82,6 +82,13 @@ class Metrics:
             ["side"],
             registry=r,
         )
+        # follows events per second x the allowed lateness; 56-112 bytes each
+        # (fraud_warning/admitted.py): size the worker's memory by it
+        self.admitted_ids = Gauge(
+            "fraud_warning_admitted_ids",
+            "Event ids held to refuse re-sent records (those admitted within the lateness)",
+            registry=r,
+        )
         # 1: a flood of bad records tripped the breaker and input waits for an operator
         self.input_paused = Gauge(
             "fraud_warning_input_paused",

@@ -154,6 +154,19 @@ def test_batching_does_not_change_results(registry: Registry) -> None:
     assert whole.tasks == small.tasks
 
 
+def test_the_ids_held_against_duplicates_are_reported(registry: Registry) -> None:
+    """`fraud_warning_admitted_ids`: the ids of the last allowed lateness, set at each
+    housekeeping (sizing a worker's memory reads it)."""
+    feed = Feed()
+    for i in range(4 * 60):  # 4 h, a call a minute
+        feed.call(i * 60.0, subscriber(i % 7), subscriber(100 + i % 5), 30)
+    engine = Engine(registry, refdata(), config=EngineConfig(allowed_lateness_s=600))
+    run(engine, feed, batch=50)
+    held = engine.metrics.registry.get_sample_value("fraud_warning_admitted_ids")
+    assert len(engine.admission.ids) == 11  # minutes 229..239: within 600 s of the last
+    assert held is not None and 9 <= held <= 11  # as of the last housekeeping
+
+
 def test_late_events_are_dead_lettered_not_processed(registry: Registry) -> None:
     feed = Feed()
     feed.call(5000, subscriber(1), subscriber(2), 60)

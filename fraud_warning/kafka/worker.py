@@ -229,6 +229,7 @@ class Worker:
 
         async def lag() -> None:
             self.observe_lag()
+            self.observe_state()
 
         async def reload() -> None:
             await self.reload()
@@ -352,6 +353,21 @@ class Worker:
             if end is not None:
                 lag = max(0, end - (task.positions.offset + 1))
                 gauge.labels(name, str(partition)).set(lag)
+
+    def observe_state(self) -> None:
+        """`fraud_warning_state_keys` per side and `fraud_warning_admitted_ids`, summed
+        over the tasks this worker holds (a task's keys are its partition's alone)."""
+        metrics = self.ctx.metrics
+        keys = {"victims": 0, "numbers": 0, "payees": 0}
+        admitted = 0
+        for task in list(self.tasks.values()):
+            for side, n in task.store.sizes().items():
+                keys[side] += n
+            if isinstance(task, NumberTask):
+                admitted += len(task.admission.ids)
+        for side, n in keys.items():
+            metrics.state_keys.labels(side).set(n)
+        metrics.admitted_ids.set(admitted)
 
     # -- rule reload -------------------------------------------------------------------
 

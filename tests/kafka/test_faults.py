@@ -27,7 +27,7 @@ from fraud_warning.stages.checkpoints import Checkpoints
 from .helpers import TcpProxy, consume_all
 from .test_recovery import distinct_alerts, our_tracebacks, stop, wait_for
 from .test_worker import ROOT, embedded_alerts
-from .test_worker_cli import consumed_total, scrape, start_worker
+from .test_worker_cli import consumed_total, metric, scrape, start_worker
 
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 STATE_DB = 7  # a database of its own: nothing here meets the other tests' keys
@@ -111,15 +111,6 @@ def alert_delays(broker: Tansu, group: str, alerts: int) -> list[float]:
         raised = max(published[e] for e in alert["evidence"])
         out.append((record.timestamp - raised) / 1000)
     return out
-
-
-def metric(text: str, name: str) -> float:
-    """The sum of a metric's samples in an exposition (0 when absent)."""
-    return sum(
-        float(line.split()[-1])
-        for line in text.splitlines()
-        if line.startswith(name) and line[len(name) : len(name) + 1] in ("{", " ")
-    )
 
 
 def test_state_redis_unreachable_for_30_s_mid_replay(

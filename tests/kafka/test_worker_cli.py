@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
@@ -69,6 +70,10 @@ def test_worker_process_alerts_equal_the_embedded_engine(
         assert 'fraud_warning_consumer_lag{partition="0",topic="cli.events"} 0.0' in text
         assert consumed_total(text) == len((feed_dir / "events.jsonl").read_bytes().splitlines())
         assert "+86" not in text
+        # state size summed over the worker's tasks, refreshed with the lag
+        text = scrape_until(port, lambda t: metric(t, "fraud_warning_admitted_ids") > 0)
+        assert metric(text, 'fraud_warning_state_keys{side="victims"}') > 100
+        assert metric(text, 'fraud_warning_state_keys{side="numbers"}') > 100
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -84,15 +89,30 @@ def test_worker_process_alerts_equal_the_embedded_engine(
 
 def scrape(port: int, wanted: str, timeout_s: float = 15) -> str:
     """The worker's /metrics once it shows `wanted` (gauges refresh every few seconds)."""
+    return scrape_until(port, lambda text: wanted in text, timeout_s)
+
+
+def scrape_until(port: int, ok: Callable[[str], bool], timeout_s: float = 15) -> str:
+    """The worker's /metrics once `ok` holds for it (or the last scrape at the timeout)."""
     deadline = time.monotonic() + timeout_s
     text = ""
     while time.monotonic() < deadline:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
             text = r.read().decode()
-        if wanted in text:
-            return text
+        if ok(text):
+            break
         time.sleep(0.5)
     return text
+
+
+def metric(text: str, name: str) -> float:
+    """The sum of a metric's samples in an exposition (0 when absent); `name` may carry
+    its labels (`name{label="value"}`) to read one sample."""
+    return sum(
+        float(line.split()[-1])
+        for line in text.splitlines()
+        if line.startswith(name) and line[len(name) : len(name) + 1] in ("{", " ")
+    )
 
 
 def consumed_total(metrics_text: str) -> float:
