@@ -80,7 +80,10 @@ class WorkerConfig:
     tick_s: float = 0.1  # idle partitions are checked this often
     stage_prefix: str = "fw.stage."
     checkpoint_s: float = 5.0  # snapshots to Redis this often (with `checkpoints`)
-    lag_every_s: float = 5.0  # consumer lag gauges refreshed this often
+    lag_every_s: float = 5.0  # consumer lag and state-key gauges refreshed this often
+    # the state-bytes estimate (sampled deep sizes, slow on a fraud number's thousand
+    # callees) this often, and whenever the keys held have doubled since the last one
+    state_bytes_every_s: float = 3600.0
     reload_every_s: float = 2.0  # rule and model files checked this often (with a watcher)
     breaker: BreakerConfig = field(default_factory=BreakerConfig)
 
@@ -127,6 +130,8 @@ class Worker:
         self._resumed = asyncio.Event()
         self.on_alerts = on_alerts
         self.tasks: dict[tuple[str, int], Task] = {}
+        self._bytes_due = 0.0  # monotonic time of the next state-bytes estimate
+        self._bytes_keys = 0  # keys held at the last one
         # (stage, partition) -> the last input offset a task let go of here had read
         self._read_to: dict[tuple[str, int], int] = {}
         self.decoders: dict[int, Decoder] = {}
@@ -356,7 +361,8 @@ class Worker:
 
     def observe_state(self) -> None:
         """`fraud_warning_state_keys` per side and `fraud_warning_admitted_ids`, summed
-        over the tasks this worker holds (a task's keys are its partition's alone)."""
+        over the tasks this worker holds (a task's keys are its partition's alone), and
+        now and then `fraud_warning_state_bytes` (see WorkerConfig.state_bytes_every_s)."""
         metrics = self.ctx.metrics
         keys = {"victims": 0, "numbers": 0, "payees": 0}
         admitted = 0
@@ -368,6 +374,15 @@ class Worker:
         for side, n in keys.items():
             metrics.state_keys.labels(side).set(n)
         metrics.admitted_ids.set(admitted)
+        held, now = sum(keys.values()), time.monotonic()
+        if now >= self._bytes_due or held > 2 * self._bytes_keys:
+            self._bytes_due, self._bytes_keys = now + self.config.state_bytes_every_s, held
+            estimate = {side: 0 for side in keys}
+            for task in list(self.tasks.values()):
+                for side, n in task.store.estimate_bytes().items():
+                    estimate[side] += n
+            for side, n in estimate.items():
+                metrics.state_bytes.labels(side).set(n)
 
     # -- rule reload -------------------------------------------------------------------
 

@@ -74,6 +74,10 @@ def test_worker_process_alerts_equal_the_embedded_engine(
         text = scrape_until(port, lambda t: metric(t, "fraud_warning_admitted_ids") > 0)
         assert metric(text, 'fraud_warning_state_keys{side="victims"}') > 100
         assert metric(text, 'fraud_warning_state_keys{side="numbers"}') > 100
+        # estimated again once the keys held doubled: above the keys' own strings
+        text = scrape_until(port, lambda t: metric(t, "fraud_warning_state_bytes") > 0)
+        victims = metric(text, 'fraud_warning_state_keys{side="victims"}')
+        assert metric(text, 'fraud_warning_state_bytes{side="victims"}') > 60 * victims
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
