@@ -185,10 +185,12 @@ table_delete(Admitted *s, size_t i)
     s->table[i].b = 0;
 }
 
-/* Rebuild the table at `capacity` slots and the ring at `ring_capacity`, from the ring. */
+/* Rebuild the table at `capacity` slots (a power of two) and the ring at half that,
+ * from the ring: how the table grows, shrinks and is first made. */
 static int
-rebuild(Admitted *s, size_t capacity, size_t ring_capacity)
+rebuild(Admitted *s, size_t capacity)
 {
+    size_t ring_capacity = capacity / 2; /* the table is then at most half full */
     Key *table = PyMem_Calloc(capacity, sizeof(Key));
     Entry *ring = PyMem_Malloc(ring_capacity * sizeof(Entry));
     if (table == NULL || ring == NULL) {
@@ -220,7 +222,7 @@ take(Admitted *s, Key key, double ts)
     if (!is_empty(s->table[i]))
         return 0;
     if (2 * (s->used + 1) > s->mask + 1) { /* keep the table at most half full */
-        if (rebuild(s, 2 * (s->mask + 1), 2 * (s->ring_mask + 1)) < 0)
+        if (rebuild(s, 2 * (s->mask + 1)) < 0)
             return -1;
         i = probe(s, key);
     }
@@ -242,14 +244,10 @@ Admitted_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     Admitted *s = (Admitted *)type->tp_alloc(type, 0);
     if (s == NULL)
         return NULL;
-    s->table = PyMem_Calloc(MIN_CAPACITY, sizeof(Key));
-    s->ring = PyMem_Malloc(MIN_CAPACITY / 2 * sizeof(Entry));
-    if (s->table == NULL || s->ring == NULL) {
+    if (rebuild(s, MIN_CAPACITY) < 0) { /* empty: tp_alloc zeroed the fields */
         Py_DECREF(s);
-        return PyErr_NoMemory();
+        return NULL;
     }
-    s->mask = MIN_CAPACITY - 1;
-    s->ring_mask = MIN_CAPACITY / 2 - 1;
     return (PyObject *)s;
 }
 
@@ -309,7 +307,7 @@ Admitted_forget_before(Admitted *s, PyObject *arg)
     size_t capacity = s->mask + 1;
     while (capacity > MIN_CAPACITY && 8 * s->used < capacity)
         capacity /= 2;
-    if (capacity != s->mask + 1 && rebuild(s, capacity, capacity / 2) < 0)
+    if (capacity != s->mask + 1 && rebuild(s, capacity) < 0)
         return NULL;
     return PyLong_FromSize_t(forgotten);
 }
