@@ -95,8 +95,15 @@ def _stored(a: int, b: int) -> tuple[int, int]:
     return (a, b) if a or b else (0, 1)
 
 
+def _key(event_id: object) -> tuple[int, int]:
+    """An id's fingerprint as the table keeps it; refused, as in C, unless a str."""
+    if not isinstance(event_id, str):
+        raise TypeError(f"an event id is a str, not {type(event_id).__name__}")
+    return _stored(*py_fingerprint(event_id))
+
+
 class PyAdmittedIds:
-    """`_admitted.AdmittedIds` in Python: the same answers, a dict's cost."""
+    """`_admitted.AdmittedIds` in Python: the same answers, a set's and a deque's cost."""
 
     def __init__(self) -> None:
         self._held: set[tuple[int, int]] = set()
@@ -104,7 +111,7 @@ class PyAdmittedIds:
 
     def add(self, event_id: str, ts: float) -> bool:
         """True when the id is new (and now held), False when it is held."""
-        return self._take(_stored(*py_fingerprint(event_id)), ts)
+        return self._take(_key(event_id), ts)
 
     def forget_before(self, cutoff: float) -> int:
         """Forget, oldest admitted first, the ids whose time is before `cutoff`."""
@@ -127,9 +134,7 @@ class PyAdmittedIds:
         return len(self._held)
 
     def __contains__(self, event_id: object) -> bool:
-        if not isinstance(event_id, str):
-            raise TypeError(f"an event id is a str, not {type(event_id).__name__}")
-        return _stored(*py_fingerprint(event_id)) in self._held
+        return _key(event_id) in self._held
 
     def _take(self, key: tuple[int, int], ts: float) -> bool:
         if key in self._held:

@@ -157,3 +157,6 @@ def test_an_id_that_is_not_text_is_refused_clearly(memory: Callable[[], IdMemory
     ids = memory()
     with pytest.raises(TypeError, match="event id is a str"):
         _ = b"e1" in ids  # type: ignore[operator]
+    with pytest.raises(TypeError, match="event id is a str"):
+        ids.add(b"e1", 1.0)  # type: ignore[arg-type]
+    assert len(ids) == 0  # nothing taken
