@@ -120,9 +120,7 @@ def metric(text: str, name: str) -> float:
 
 
 def consumed_total(metrics_text: str) -> float:
-    lines = metrics_text.splitlines()
-    prefix = "fraud_warning_events_consumed_total"
-    return sum(float(line.split()[-1]) for line in lines if line.startswith(prefix))
+    return metric(metrics_text, "fraud_warning_events_consumed_total")
 
 
 def test_worker_needs_a_broker(capsys: object) -> None:
