@@ -15,6 +15,7 @@ from typing import Final
 from fraud_warning.state import (
     CALL,
     HOUR_S,
+    MAX_PAYEE_INBOUND,
     SMS,
     NumberState,
     PayeeState,
@@ -197,8 +198,10 @@ def payee_features(payee: PayeeState | None, ts: float) -> list[float]:
     linked: set[str] = set()
     if payee is not None:
         node = payee.inbound
-        while node is not None:
+        left = MAX_PAYEE_INBOUND  # what the chain holds beyond it is cut when it doubles
+        while node is not None and left > 0:
             record, node = node, node.older()
+            left -= 1
             t = record.ts
             if t < ts - WINDOW_24H:
                 break

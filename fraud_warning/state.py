@@ -517,16 +517,53 @@ NumberState = Subscriber
 
 @mypyc_attr(acyclic=True)  # see Subscriber
 class PayeeState:
-    """Recent inbound transfers to one account: the newest of their chain."""
+    """Recent inbound transfers to one account: the newest of their chain, and how many
+    records the chain holds.
 
-    __slots__ = ("inbound", "last_ts")
+    Readers see at most the newest MAX_PAYEE_INBOUND records (`visible`), and the chain
+    is cut back to them only when it has doubled: a mule account sits at the cap, and
+    cutting one record off a linked chain walks all of it (41.6 records a credit on the
+    100,000-subscriber day, the engine's costliest walk). Records older than RECENT_S go
+    at that cut and at the store's paced sweep (`forget_before`), not at every credit.
+    Neither changes a feature: a reader within the allowed lateness stops at the first
+    record older than its day, and every record cut is older than that or past the cap.
+    """
+
+    __slots__ = ("held", "inbound", "last_ts")
 
     def __init__(self) -> None:
         self.inbound: Credit | None = None
         self.last_ts = 0.0
+        self.held: i32 = 0
 
     def add(self, record: Credit) -> None:
-        self.inbound = _push(self.inbound, record, MAX_PAYEE_INBOUND)
+        record.prev = self.inbound
+        self.inbound = record
+        self.held += 1
+        if self.held > 2 * MAX_PAYEE_INBOUND:
+            self.forget_before(record.ts - RECENT_S)
+
+    def forget_before(self, cutoff: float) -> None:
+        """Cut the chain below its visible records, and at its first record older than
+        `cutoff` (at most the watermark less RECENT_S: no reader reads past one)."""
+        node: Recent | None = self.inbound
+        if node is None or node.ts < cutoff:
+            self.inbound = None
+            self.held = 0
+            return
+        held: i32 = 1
+        older = node.prev
+        while older is not None and held < MAX_PAYEE_INBOUND and older.ts >= cutoff:
+            node = older
+            older = node.prev
+            held += 1
+        node.prev = None
+        self.held = held
+
+    def restore(self, records: list[Credit]) -> None:
+        """Hold `records` (oldest first) as they are: a snapshot being restored."""
+        self.inbound = chain(records)
+        self.held = len(records)
 
 
 def deep_size(obj: object, seen: set[int] | None = None) -> int:
@@ -593,16 +630,23 @@ class Keyed:
         sizes = [sys.getsizeof(k) + deep_size(s) for k, s in _spread(self._items, sample)]
         return int(sum(sizes) / len(sizes) * len(self._items)) if sizes else 0
 
-    def evict_idle(self, before: float, budget: int | None = None) -> int:
+    def evict_idle(
+        self, before: float, budget: int | None = None, records_before: float = NEVER
+    ) -> int:
         """Check up to `budget` keys (all when None) and drop those last touched before
-        `before`; a sweep resumes where the previous call stopped. Returns how many went."""
+        `before`, and the records before `records_before` of those kept; a sweep resumes
+        where the previous call stopped. Returns how many keys went."""
         items = self._items
         gone = 0
         for key in self._sweep.next(items, budget):
             state = items.get(key)
-            if state is not None and state.last_ts < before:
+            if state is None:
+                continue
+            if state.last_ts < before:
                 del items[key]
                 gone += 1
+            elif state.held > 1:
+                state.forget_before(records_before)
         return gone
 
     def sweep_size(self) -> int:
@@ -808,7 +852,7 @@ class StateStore:
             if state.victim_ts == NEVER and state.number_ts == NEVER:
                 del items[key]
                 gone += 1
-        return gone + self.payees.evict_idle(before, payee_budget)
+        return gone + self.payees.evict_idle(before, payee_budget, watermark - RECENT_S)
 
     def expire_flags(self, watermark: float) -> None:
         """Forget flags past their lifetime (reads check it: this only bounds memory)."""

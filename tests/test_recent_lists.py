@@ -18,6 +18,7 @@ from fraud_warning.state import (
     PayeeState,
     Payment,
     Recent,
+    StateStore,
     VictimState,
     _push,
     chain,
@@ -63,6 +64,7 @@ def test_chains_hold_a_day_at_most_and_read_as_untrimmed_ones() -> None:
 
         newest = max(r.ts for r in plain_inbound)
         assert all(r.ts >= newest - RECENT_S for r in newest_first(victim.inbound))
+        assert payee.held == len(newest_first(payee.inbound)) <= 2 * MAX_PAYEE_INBOUND
         reader = VictimState()
         reader.inbound, reader.transfers = chain(plain_inbound), chain(plain_transfers)
         plain = PayeeState()
@@ -73,9 +75,53 @@ def test_chains_hold_a_day_at_most_and_read_as_untrimmed_ones() -> None:
                 reader, "acct1", 50.0, at
             )
             assert payee_features(payee, at) == payee_features(plain, at)
-    # 40 days of a busy subscriber: the untrimmed lists sit at their caps, these do not
+    # 40 days of a busy subscriber: the untrimmed lists sit at their caps; the payee's
+    # chain, once the sweep has forgotten what is older than RECENT_S, does not
     assert len(plain_payee) == MAX_PAYEE_INBOUND
-    assert len(newest_first(payee.inbound)) < MAX_PAYEE_INBOUND
+    payee.forget_before(newest - RECENT_S)
+    held = newest_first(payee.inbound)
+    assert payee.held == len(held) < MAX_PAYEE_INBOUND
+    assert all(r.ts >= newest - RECENT_S for r in held)
+
+
+def test_a_payee_at_the_cap_reads_its_newest_records_and_is_cut_when_it_doubles() -> None:
+    """A mule account: a credit every 30 s from a new payer, some up to 10 min late.
+    Its chain grows to twice the cap and is cut back to the cap, and reads at every
+    credit as the newest MAX_PAYEE_INBOUND of a plain list do."""
+    rng = random.Random(5)
+    payee, plain = PayeeState(), PayeeState()
+    kept: list[Credit] = []
+    lengths = set()
+    for i in range(1_000):
+        ts = i * 30.0 - (rng.uniform(0, 600) if rng.random() < 0.1 else 0.0)
+        credit = (ts, f"payer{i}", rng.choice([100.0, 5_000.0]), i % 3 == 0, i % 5 == 0)
+        payee.add(Credit(*credit))
+        kept = [*kept, Credit(*credit)][-MAX_PAYEE_INBOUND:]
+        plain.restore(list(kept))
+        lengths.add(payee.held)
+        assert payee.held == len(newest_first(payee.inbound))
+        for at in (ts, i * 30.0, i * 30.0 - 600.0):
+            assert payee_features(payee, at) == payee_features(plain, at)
+    assert min(lengths) == 1 and max(lengths) == 2 * MAX_PAYEE_INBOUND
+    assert MAX_PAYEE_INBOUND in lengths
+
+
+def test_the_store_sweep_forgets_a_kept_payees_old_records() -> None:
+    """A payee still in retention keeps its key; the sweep forgets its records older
+    than RECENT_S behind the watermark, and cuts a long chain back to the cap."""
+    store = StateStore()
+    for i in range(100):
+        store.payees.touch("old", i * 60.0).add(Credit(i * 60.0, f"p{i}", 10.0, False, False))
+        at = RECENT_S + i * 60.0
+        store.payees.touch("busy", at).add(Credit(at, f"p{i}", 10.0, False, False))
+    old, busy = store.payees.get("old", 0.0), store.payees.get("busy", RECENT_S)
+    assert old is not None and busy is not None and old.held == busy.held == 100
+    store.evict_idle(RECENT_S + 50 * 60.0 + 30.0)  # the records before 50.5 min go
+    assert len(store.payees) == 2
+    assert [r.payer for r in newest_first(old.inbound)] == [f"p{i}" for i in range(99, 50, -1)]
+    assert old.held == 49
+    assert [r.payer for r in newest_first(busy.inbound)] == [f"p{i}" for i in range(99, 35, -1)]
+    assert busy.held == MAX_PAYEE_INBOUND
 
 
 def _list_kept(records: list[Recent], cap: int) -> list[Recent]:

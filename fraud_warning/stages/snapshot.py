@@ -183,7 +183,7 @@ def _fill(store: StateStore, snap: _Snapshot) -> None:
     for key, (last_ts, inbound) in snap.payees.items():
         p = PayeeState()
         p.last_ts = last_ts
-        p.inbound = chain([Credit(*r) for r in inbound])
+        p.restore([Credit(*r) for r in inbound])
         store.payees.put(key, p)
     store.flags.update(snap.flags)
 
