@@ -3,6 +3,7 @@ half still lives and expires as if it were alone."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -65,9 +66,9 @@ def fields(s: Subscriber, names: set[str]) -> dict[str, Any]:
 
 
 def test_every_field_belongs_to_one_half() -> None:
-    # a new field must be cleared with its half (and listed here)
+    # a new field must be cleared with its half (and listed here); the key is neither's
     declared = getattr(Subscriber, "__mypyc_attrs__", None) or Subscriber.__slots__
-    assert VICTIM | NUMBER | {"windows"} == set(declared)
+    assert VICTIM | NUMBER | {"windows", "key"} == set(declared)
     fresh, full = Subscriber(), busy()
     assert all(fields(full, {n})[n] != fields(fresh, {n})[n] for n in VICTIM | NUMBER)
 
@@ -154,3 +155,16 @@ def test_a_snapshot_of_both_halves_restores_both() -> None:
     assert back.windows == WINDOWS
     assert snapshot.dump(restored) == data
     assert restored.store.sizes() == {"victims": 1, "numbers": 1, "payees": 0}
+
+
+def test_canonical_is_the_key_the_store_holds() -> None:
+    """An event's numbers come back as the store's own interned key (what it records
+    under them then needs no intern lookup), the subscriber created untouched if new."""
+    store = StateStore()
+    key = store.victims.canonical("".join(["+86138", "00000042"]))
+    fresh = "".join(["+86138", "00000042"])  # built at run time: a copy, not interned
+    assert fresh == key and fresh is not key
+    assert store.victims.canonical(fresh) is key is sys.intern(fresh)
+    assert not store.victims.held(key) and not store.numbers.held(key)
+    assert store.victims.touch(fresh, T0).key is key
+    assert [k for k, _ in store.victims.items()] == [key]
