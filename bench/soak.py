@@ -11,19 +11,19 @@ of wall time, so event time runs about 1,000x faster than the wall clock and a
 10-minute soak covers a week of event time: state retention (26 h), incident expiry
 (12 h) and the duplicate memory all turn over many times.
 
-Before the clock starts the engine runs `--warmup-hours` of event time unpaced (past
-the retention, so the store holds its whole population), printing after each 24 h pass
-RSS, the store's estimate, how full the count-capped per-key lists are (they are trimmed
-by count, not age: a key with one record a day fills a 64-entry list in 64 days, so
-only `--warmup-hours 1560` starts the looped feed at its caps) and the dispatcher's
-task count. Then arrivals are paced open-loop
-and micro-batched exactly as in `bench/latency.py` (flush at `--flush-ms` or
-`--max-events`, at most `--max-batch`). Every minute it records RSS (VmRSS), Python's
-allocated blocks, the state store's keys and estimated bytes, open incidents, the
-dispatcher's tasks, the lists' fill, the process's CPU time (against `busy`, the wall
-time spent in batches: a gap is time spent waiting for a CPU), and the
-p50/p99 of event latency (scheduled arrival to end of its batch) and of event-to-alert
-latency over that minute; RSS is also sampled every 5 s for the fit.
+Before the clock starts the engine runs `--warmup-hours` of event time unpaced (past the
+retention, so the store holds its whole population), printing after each 24 h pass RSS,
+the store's estimate, how full the per-key chains are (a share of their caps; a payee's
+up to 2, cut back to its cap when it doubles; records older than a day and two hours go
+at each record, or a payee's at the store's paced sweep) and the dispatcher's task
+count. Then arrivals are paced open-loop and micro-batched exactly as in
+`bench/latency.py` (flush at `--flush-ms` or `--max-events`, at most `--max-batch`).
+Every minute it records RSS (VmRSS), Python's allocated blocks, the state store's keys
+and estimated bytes, open incidents, the dispatcher's tasks, the chains' fill, the
+process's CPU time (against `busy`, the wall time spent in batches: a gap is time spent
+waiting for a CPU), and the p50/p99 of event latency (scheduled arrival to end of its
+batch) and of event-to-alert latency over that minute; RSS is also sampled every 5 s for
+the fit.
 
 Verdicts (simple, stated): memory is "flat" when a linear fit of RSS over the second
 half of the run extrapolates to less than `MEMORY_FLAT_MIB_PER_H`; latency is "flat"
@@ -142,7 +142,7 @@ class Minute:
     open_incidents: int
     dispatch_tasks: int  # tasks the dispatcher remembers (those of open incidents)
     seen_ids: int  # the duplicate memory
-    fill: dict[str, float]  # share of the count-capped lists' capacity in use
+    fill: dict[str, float]  # the per-key chains' records, as a share of their caps
     event_time: str  # the watermark at the minute's end
     event_p50_s: float
     event_p99_s: float
@@ -173,9 +173,8 @@ def build_engine(city: Path) -> Engine:
 
 
 def fill(engine: Engine) -> dict[str, float]:
-    """How full the count-capped per-key lists are, as a share of their caps: they are
-    trimmed by count, not by age, so a key that gets one record a day fills a 32-entry
-    list over 32 days although the features read only the last 24 h of it."""
+    """How full the per-key chains are, as a share of their caps (a payee's up to 2: it
+    is cut back to its cap when it doubles, and by age at the store's paced sweep)."""
     victims = [state for _, state in engine.store.victims.items()]
     payees = [state for _, state in engine.store.payees.items()]
     v, p = max(1, len(victims)), max(1, len(payees))
@@ -183,8 +182,7 @@ def fill(engine: Engine) -> dict[str, float]:
         "victim_inbound": sum(len(newest_first(s.inbound)) for s in victims) / (v * MAX_INBOUND),
         "victim_transfers": sum(len(newest_first(s.transfers)) for s in victims)
         / (v * MAX_TRANSFERS),
-        "payee_inbound": sum(len(newest_first(s.inbound)) for s in payees)
-        / (p * MAX_PAYEE_INBOUND),
+        "payee_inbound": sum(int(s.held) for s in payees) / (p * MAX_PAYEE_INBOUND),
     }
 
 

@@ -198,7 +198,7 @@ def payee_features(payee: PayeeState | None, ts: float) -> list[float]:
     linked: set[str] = set()
     if payee is not None:
         node = payee.inbound
-        left = MAX_PAYEE_INBOUND  # what the chain holds beyond it is cut when it doubles
+        left = MAX_PAYEE_INBOUND  # it holds up to twice as many until cut (state._link)
         while node is not None and left > 0:
             record, node = node, node.older()
             left -= 1

@@ -277,6 +277,47 @@ def _push(newest: R | None, record: R, cap: int) -> R:
     return record
 
 
+def _link(newest: R | None, record: R, held: int, cap: int) -> int:
+    """Link `record` on top of a payee's chain `newest`, which held `held` records;
+    returns how many it holds now. Readers read at most the newest `cap`; the chain is
+    cut back to them (and at its first record older than RECENT_S behind `record`) only
+    once it holds twice the cap. Cutting one record off at every credit walked the whole
+    chain, and a mule's sits at the cap: 41.6 records a credit on the 100,000-subscriber
+    day. A victim's chains are short (4.5 records a push) and trimmed exactly (_push):
+    cut this way, the sweep's trimming by age cost about what it saved."""
+    record.prev = newest
+    held += 1
+    if held > 2 * cap:
+        held = _cut(record, cap, record.ts - RECENT_S)
+    return held
+
+
+def _cut(newest: Recent, cap: int, cutoff: float) -> int:
+    """Cut the chain below its newest `cap` records and at its first record older than
+    `cutoff` (the newest stays); returns the records kept.
+
+    No feature changes: a reader's trigger is at most the allowed lateness behind the
+    watermark, so its day starts after `cutoff` (at most the watermark less RECENT_S)
+    and it stops at the first older record, and it reads at most `cap` records."""
+    node = newest
+    held = 1
+    older = node.prev
+    while older is not None and held < cap and older.ts >= cutoff:
+        node = older
+        older = node.prev
+        held += 1
+    node.prev = None
+    return held
+
+
+def _forget(newest: R | None, cap: int, cutoff: float) -> tuple[R | None, int]:
+    """The chain `newest` without its records older than `cutoff` nor past the cap (the
+    store's paced sweep), and how many it holds."""
+    if newest is None or newest.ts < cutoff:
+        return None, 0
+    return newest, _cut(newest, cap, cutoff)
+
+
 def newest_first(newest: R | None) -> list[R]:
     """The records of a chain, newest first."""
     out: list[R] = []
@@ -521,16 +562,7 @@ NumberState = Subscriber
 @mypyc_attr(acyclic=True)  # see Subscriber
 class PayeeState:
     """Recent inbound transfers to one account: the newest of their chain, and how many
-    records the chain holds.
-
-    Readers see at most the newest MAX_PAYEE_INBOUND records (`visible`), and the chain
-    is cut back to them only when it has doubled: a mule account sits at the cap, and
-    cutting one record off a linked chain walks all of it (41.6 records a credit on the
-    100,000-subscriber day, the engine's costliest walk). Records older than RECENT_S go
-    at that cut and at the store's paced sweep (`forget_before`), not at every credit.
-    Neither changes a feature: a reader within the allowed lateness stops at the first
-    record older than its day, and every record cut is older than that or past the cap.
-    """
+    records it holds (see _link; a mule account sits at the cap)."""
 
     __slots__ = ("held", "inbound", "last_ts")
 
@@ -540,28 +572,13 @@ class PayeeState:
         self.held: i32 = 0
 
     def add(self, record: Credit) -> None:
-        record.prev = self.inbound
+        self.held = _link(self.inbound, record, int(self.held), MAX_PAYEE_INBOUND)
         self.inbound = record
-        self.held += 1
-        if self.held > 2 * MAX_PAYEE_INBOUND:
-            self.forget_before(record.ts - RECENT_S)
 
     def forget_before(self, cutoff: float) -> None:
-        """Cut the chain below its visible records, and at its first record older than
-        `cutoff` (at most the watermark less RECENT_S: no reader reads past one)."""
-        node: Recent | None = self.inbound
-        if node is None or node.ts < cutoff:
-            self.inbound = None
-            self.held = 0
-            return
-        held: i32 = 1
-        older = node.prev
-        while older is not None and held < MAX_PAYEE_INBOUND and older.ts >= cutoff:
-            node = older
-            older = node.prev
-            held += 1
-        node.prev = None
-        self.held = held
+        """Forget the records older than `cutoff` (at most the watermark less RECENT_S)
+        or past the cap: the store's paced sweep."""
+        self.inbound, self.held = _forget(self.inbound, MAX_PAYEE_INBOUND, cutoff)
 
     def restore(self, records: list[Credit]) -> None:
         """Hold `records` (oldest first) as they are: a snapshot being restored."""
@@ -854,6 +871,7 @@ class StateStore:
 
     def _evict(self, watermark: float, budget: int | None, payee_budget: int | None) -> int:
         before = watermark - self.retention_s
+        records_before = watermark - RECENT_S  # chains' records no reader reads (_cut)
         items, victims, numbers = self._subscribers, self.victims, self.numbers
         gone = 0
         for key in self._sweep.next(items, budget):
@@ -865,7 +883,7 @@ class StateStore:
             if state.victim_ts == NEVER and state.number_ts == NEVER:
                 del items[key]
                 gone += 1
-        return gone + self.payees.evict_idle(before, payee_budget, watermark - RECENT_S)
+        return gone + self.payees.evict_idle(before, payee_budget, records_before)
 
     def expire_flags(self, watermark: float) -> None:
         """Forget flags past their lifetime (reads check it: this only bounds memory)."""

@@ -20,6 +20,8 @@ from fraud_warning.state import (
     Recent,
     StateStore,
     VictimState,
+    _forget,
+    _link,
     _push,
     chain,
     deep_size,
@@ -160,6 +162,45 @@ def test_a_chain_keeps_what_the_list_kept() -> None:
         for record in records:
             newest = _push(newest, record, cap)
         assert [r.payee for r in reversed(newest_first(newest))] == expected, trial
+
+
+def _visible(newest_first: list[Recent], cap: int, start: float) -> list[str]:
+    """What a reader reads: at most `cap` records, newest first, up to the first one
+    older than its window's `start`."""
+    out = []
+    for record in newest_first[:cap]:
+        if record.ts < start:
+            break
+        out.append(record.payee)  # type: ignore[attr-defined]
+    return out
+
+
+def test_a_payee_chain_reads_as_the_list_kept() -> None:
+    """Late records can sit above newer ones. A chain cut only when it doubles (a
+    payee's) and at random sweeps reads, for any window starting within RECENT_S of the
+    newest event, what the oldest-first list trimmed at every record read; it never
+    holds more than twice the cap."""
+    rng = random.Random(11)
+    for trial in range(200):
+        cap = rng.choice([1, 2, 5, MAX_TRANSFERS])
+        pushed: list[Recent] = []
+        newest: Payment | None = None
+        held, ts, latest = 0, 0.0, float("-inf")
+        for i in range(rng.randrange(1, 120)):
+            ts += rng.choice([60.0, 60.0, HOUR, 10 * HOUR, 30 * HOUR])
+            late = rng.random() < 0.3
+            record = Payment(ts - rng.uniform(0, 40 * HOUR) if late else ts, str(i), 1.0, True)
+            latest = max(latest, record.ts)
+            pushed.append(Payment(*record.astuple()))  # a copy: a record links into one chain
+            kept = _list_kept(pushed, cap)
+            held = _link(newest, record, held, cap)
+            newest = record
+            if rng.random() < 0.05:  # the store's sweep
+                newest, held = _forget(newest, cap, latest - RECENT_S)
+            chain_now = newest_first(newest)
+            assert held == len(chain_now) <= 2 * cap, trial
+            for start in (latest - RECENT_S, latest - 24 * HOUR - 600.0, latest - HOUR):
+                assert _visible(chain_now, cap, start) == _visible(kept[::-1], cap, start), trial
 
 
 def test_the_newest_record_is_always_kept() -> None:
