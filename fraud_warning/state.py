@@ -665,7 +665,7 @@ class Keyed:
             if state.last_ts < before:
                 del items[key]
                 gone += 1
-            elif state.held > 1:
+            elif state.held > 1:  # a lone record is the key's last touch: not old
                 state.forget_before(records_before)
         return gone
 
