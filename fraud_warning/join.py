@@ -344,9 +344,6 @@ class Joiner:
         self.number = NumberSide(self.sides, store.numbers)
         self.victim = VictimSide(self.sides, store.victims, store.flags)
         self.payee = PayeeSide(self.sides, store.payees)
-        # the embedded runner holds both ends of an event: its numbers are taken as the
-        # store holds them, once (the distributed stages each hold one end, and intern)
-        self.held: Half = store.victims  # for Half.canonical
 
     def set_wanted(self, wanted: Mapping[str, float], windows: Windows | None = None) -> None:
         """See :meth:`Sides.set_wanted`; the three sides share one `Sides`."""
@@ -361,9 +358,11 @@ class Joiner:
         self, f: tuple[Any, ...], ts: float
     ) -> tuple[list[float] | None, list[float] | None]:
         """:meth:`call` on the call's field tuple (:attr:`Decoded.fields`)."""
-        held = self.held
-        caller = held.canonical(f[CALL_CALLER])
-        callee = held.canonical(f[CALL_CALLEE])
+        # the embedded runner holds both ends of an event: its numbers are taken as the
+        # store holds them, once (the distributed stages each hold one end, and intern)
+        victims = self.store.victims
+        caller = victims.canonical(f[CALL_CALLER])
+        callee = victims.canonical(f[CALL_CALLEE])
         duration_s: int = f[CALL_DURATION_S]
         origin: str | None = f[CALL_ORIGIN]
         seen, number_row = self.number.call(caller, callee, duration_s, origin, ts)
@@ -382,9 +381,9 @@ class Joiner:
         self, f: tuple[Any, ...], ts: float
     ) -> tuple[list[float] | None, list[float] | None]:
         """:meth:`sms` on the SMS's field tuple."""
-        held = self.held
-        sender = held.canonical(f[SMS_SENDER])
-        receiver = held.canonical(f[SMS_RECEIVER])
+        victims = self.store.victims  # see call_fields
+        sender = victims.canonical(f[SMS_SENDER])
+        receiver = victims.canonical(f[SMS_RECEIVER])
         text: str | None = f[SMS_TEXT]
         has_url: bool | None = f[SMS_HAS_URL]
         seen, number_row = self.number.sms(sender, receiver, text, has_url, ts)
@@ -397,7 +396,7 @@ class Joiner:
 
     def transfer_fields(self, f: tuple[Any, ...], ts: float) -> list[float] | None:
         """:meth:`transfer` on the transfer's field tuple."""
-        payer = self.held.canonical(f[TRANSFER_PAYER])
+        payer = self.store.victims.canonical(f[TRANSFER_PAYER])  # see call_fields
         account: str = f[TRANSFER_PAYEE_ACCOUNT]
         amount: float = f[TRANSFER_AMOUNT_CNY]
         half = self.victim.transfer(payer, account, amount, f[TRANSFER_CHANNEL], ts)
